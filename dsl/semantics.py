@@ -1,0 +1,623 @@
+"""From syntax to the space tree: names, templates, shared decisions, conditions and checks.
+
+One pass over the statements evaluates every expression in a context that says where it is (its
+path in the program, which names each decision gets), under which condition its decisions are
+active, and which `def` instance it belongs to (for `name=` suffixes). `let` values are evaluated
+once and shared by reference; each `def` use evaluates the body afresh, with its arguments passed
+by value (already-evaluated nodes).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import pyglove as pg
+
+from . import pyref
+from .errors import HypError, Location, suggest
+from .registry import Component, lookup, names as component_names
+from .syntax import Assign, Call, Def, Expr, ImportFile, ImportModule, Kwarg, Let, ListExpr, Lit, Ref, parse
+from .tree import (ChoiceN, CompN, Const, DecisionN, DictN, FloatN, IntN, ListN, OptionalN, ProgramN,
+                   RepeatN, SNode, SubsetN, decision_nodes)
+from .vocabulary import Program
+from .vocabulary.program import RESERVED_FIELDS
+
+PRIMITIVES = ("oneof", "manyof", "intv", "floatv", "optional", "repeat")
+
+# Which component families each reserved field takes.
+FIELD_KINDS = {
+    "target": ("layer",),
+    "hypernet": ("hypernet",),
+    "data": ("data", "python"),
+    "train": ("train",),
+    "objective": ("objective",),
+    "search": ("search",),
+}
+
+
+@dataclass
+class Ctx:
+    """Where an expression is evaluated."""
+
+    path: str
+    condition: Optional[Tuple[list, frozenset]] = None  # (holder of the parent node, values)
+    instance: Optional[str] = None  # path of the enclosing def use or repeat copy
+    params: Dict[str, "_Lazy"] = field(default_factory=dict)
+    expanding: Tuple[str, ...] = ()  # defs being expanded (recursion check)
+
+    def at(self, path: str, **changes) -> "Ctx":
+        c = Ctx(path, self.condition, self.instance, self.params, self.expanding)
+        for k, v in changes.items():
+            setattr(c, k, v)
+        return c
+
+
+class _Lazy:
+    """A `def` argument: evaluated once, at its first use (so its decisions are named by where
+    they act, as in the expanded template), in the context of the call site."""
+
+    __slots__ = ("expr", "ctx", "node")
+
+    def __init__(self, expr: Expr, ctx: "Ctx"):
+        self.expr, self.ctx, self.node = expr, ctx, None
+
+    def get(self, ev: "Evaluator", path: str) -> SNode:
+        if self.node is None:
+            self.node = ev.eval(self.expr, self.ctx.at(path))
+        return self.node
+
+
+@dataclass
+class Module:
+    """What a `.hyp` file defines: lets, defs and field assignments, plus imports."""
+
+    lets: Dict[str, SNode] = field(default_factory=dict)
+    let_syntax: Dict[str, Let] = field(default_factory=dict)
+    defs: Dict[str, Def] = field(default_factory=dict)
+    imports: List[str] = field(default_factory=list)
+
+
+class Evaluator:
+    """Evaluates the statements of one file (and the `.hyp` files it imports)."""
+
+    def __init__(self, filename: str, text: str, import_stack: Tuple[str, ...] = ()):
+        self.filename = filename
+        self.text = text
+        self.lines = text.split("\n")
+        self.base_dir = os.path.dirname(os.path.abspath(filename)) if not filename.startswith("<") else os.getcwd()
+        self.module = Module()
+        self.shared_names: Dict[int, str] = {}  # id(node) -> let name, for printing spaces back
+        self.import_stack = import_stack
+
+    # -- errors ---------------------------------------------------------------------------------
+    def error(self, message: str, loc: Optional[Location]) -> HypError:
+        line = None
+        if loc is not None and loc.file == self.filename and 1 <= loc.line <= len(self.lines):
+            line = self.lines[loc.line - 1]
+        return HypError(message, loc, line)
+
+    # -- statements -----------------------------------------------------------------------------
+    def run(self, statements) -> Tuple[Dict[str, SNode], Dict[str, SNode]]:
+        fields: Dict[str, SNode] = {}
+        params: Dict[str, SNode] = {}
+        seen: Dict[str, Location] = {}
+        for st in statements:
+            if isinstance(st, ImportFile):
+                self.import_file(st)
+            elif isinstance(st, ImportModule):
+                pyref.load_module(st.module, st.loc, self._line(st.loc))
+                self.module.imports.append(st.module)
+            elif isinstance(st, Let):
+                self._check_new_name(st.name, st.loc)
+                node = self.eval(st.value, Ctx(st.name))
+                self.module.lets[st.name] = node
+                self.module.let_syntax[st.name] = st
+                self.shared_names.setdefault(id(node), st.name)
+            elif isinstance(st, Def):
+                self._check_new_name(st.name, st.loc)
+                if len(set(st.params)) != len(st.params):
+                    raise self.error(f"def `{st.name}` names a parameter twice", st.loc)
+                self.module.defs[st.name] = st
+            elif isinstance(st, Assign):
+                if st.name in seen:
+                    first = seen[st.name]
+                    raise self.error(f"`{st.name}` is assigned twice (first at line {first.line})", st.loc)
+                seen[st.name] = st.loc
+                node = self.eval(st.value, Ctx(st.name))
+                if st.name in RESERVED_FIELDS:
+                    self.check_kind(node, FIELD_KINDS[st.name], f"`{st.name}`", st.value.loc)
+                    fields[st.name] = node
+                else:
+                    if st.name in ("params", "imports", "source"):
+                        raise self.error(f"`{st.name}` is reserved; pick another name", st.loc)
+                    params[st.name] = node
+        return fields, params
+
+    def _line(self, loc: Optional[Location]) -> Optional[str]:
+        return self.lines[loc.line - 1] if loc and 1 <= loc.line <= len(self.lines) else None
+
+    def _check_new_name(self, name: str, loc: Location) -> None:
+        if name in PRIMITIVES or lookup(name) is not None:
+            raise self.error(f"`{name}` is a built-in name and cannot be redefined", loc)
+        if name in self.module.lets or name in self.module.defs:
+            raise self.error(f"`{name}` is defined twice", loc)
+
+    def import_file(self, st: ImportFile) -> None:
+        path = pyref.absolute(st.path, self.base_dir)
+        if path.endswith(".hyp"):
+            if path in self.import_stack or path == os.path.abspath(self.filename):
+                chain = " -> ".join(os.path.basename(p) for p in self.import_stack + (path,))
+                raise self.error(f"cyclic import: {chain}", st.loc)
+            try:
+                with open(path, "rb") as f:
+                    raw = f.read()
+            except OSError as e:
+                raise self.error(f"cannot import {st.path!r}: {e.strerror}", st.loc) from None
+            text = decode_source(raw, path)
+            sub = Evaluator(path, text, self.import_stack + (os.path.abspath(self.filename),))
+            fields, params = sub.run(parse(text, path))
+            if fields or params:
+                raise self.error(f"{st.path} assigns fields; an imported .hyp file may only hold import, let and def", st.loc)
+            for name, node in sub.module.lets.items():
+                self._check_new_name(name, st.loc)
+                self.module.lets[name] = node
+                self.shared_names.setdefault(id(node), name)
+            for name, d in sub.module.defs.items():
+                self._check_new_name(name, st.loc)
+                self.module.defs[name] = d
+            self.module.imports.extend(i for i in sub.module.imports if i not in self.module.imports)
+            self.shared_names.update(sub.shared_names)
+            return
+        pyref.load_file(path, st.loc, self._line(st.loc))
+        if path not in self.module.imports:
+            self.module.imports.append(path)
+
+    # -- expressions ----------------------------------------------------------------------------
+    def eval(self, e: Expr, ctx: Ctx) -> SNode:
+        if isinstance(e, Lit):
+            return Const(e.value, e.loc)
+        if isinstance(e, ListExpr):
+            return ListN([self.eval(item, ctx.at(f"{ctx.path}[{i}]")) for i, item in enumerate(e.items)], e.loc)
+        if isinstance(e, Ref):
+            return self.ref(e, ctx)
+        return self.call(e, ctx)
+
+    def ref(self, e: Ref, ctx: Ctx) -> SNode:
+        if e.name in ctx.params:
+            return ctx.params[e.name].get(self, ctx.path)
+        if e.name in self.module.lets:
+            return self.module.lets[e.name]
+        if e.name in self.module.defs:
+            raise self.error(f"`{e.name}` is a template: use it as `{e.name}(...)`", e.loc)
+        if e.name in PRIMITIVES or lookup(e.name) is not None:
+            raise self.error(f"`{e.name}` is a component: call it as `{e.name}()`", e.loc)
+        known = list(ctx.params) + list(self.module.lets) + list(self.module.defs)
+        raise self.error(f"unknown name `{e.name}`{suggest(e.name, known)}", e.loc)
+
+    def call(self, e: Call, ctx: Ctx) -> SNode:
+        if e.name in PRIMITIVES:
+            return getattr(self, "prim_" + e.name)(e, ctx)
+        if e.name in self.module.defs:
+            return self.expand(self.module.defs[e.name], e, ctx)
+        if e.name in ctx.params or e.name in self.module.lets:
+            raise self.error(f"`{e.name}` is a value, not a component: write `{e.name}` without parentheses", e.loc)
+        cls = lookup(e.name)
+        if cls is None:
+            known = list(component_names()) + list(PRIMITIVES) + list(self.module.defs)
+            raise self.error(f"unknown component `{e.name}`{suggest(e.name, known)}", e.loc)
+        return self.component(cls, e, ctx)
+
+    def expand(self, d: Def, e: Call, ctx: Ctx) -> SNode:
+        if d.name in ctx.expanding:
+            chain = " -> ".join(ctx.expanding[ctx.expanding.index(d.name):] + (d.name,))
+            raise self.error(f"def `{d.name}` recurses ({chain})", e.loc)
+        if len(e.args) > len(d.params):
+            raise self.error(f"`{d.name}` takes {len(d.params)} argument(s), got {len(e.args)}", e.loc)
+        bound: Dict[str, _Lazy] = {}
+        for p, a in zip(d.params, e.args):
+            bound[p] = _Lazy(a, ctx)
+        for kw in e.kwargs:
+            if kw.name not in d.params:
+                raise self.error(f"`{d.name}` has no parameter `{kw.name}`{suggest(kw.name, d.params)}", kw.loc)
+            if kw.name in bound:
+                raise self.error(f"parameter `{kw.name}` of `{d.name}` given twice", kw.loc)
+            bound[kw.name] = _Lazy(kw.value, ctx)
+        missing = [p for p in d.params if p not in bound]
+        if missing:
+            raise self.error(f"`{d.name}` is missing argument `{missing[0]}`", e.loc)
+        return self.eval(d.body, ctx.at(ctx.path, params=bound, instance=ctx.path, expanding=ctx.expanding + (d.name,)))
+
+    def component(self, cls: type, e: Call, ctx: Ctx) -> SNode:
+        fields = cls.hyp_fields()
+        order = list(fields)
+        varargs = cls.__hyp_varargs__
+        extra = cls.__hyp_extra_kwargs__
+        name = e.name
+        given: Dict[str, SNode] = {}
+        given_loc: Dict[str, Location] = {}
+        if varargs:
+            before = order[: order.index(varargs)]
+            positional_fields = before
+        else:
+            positional_fields = [f for f in order if f != extra]
+        pos_args = list(e.args)
+        for f in positional_fields:
+            if not pos_args:
+                break
+            a = pos_args.pop(0)
+            given[f] = self.eval(a, ctx.at(f"{ctx.path}.{f}"))
+            given_loc[f] = a.loc
+        if pos_args:
+            if varargs:
+                items = [self.eval(a, ctx.at(f"{ctx.path}.{varargs}[{i}]")) for i, a in enumerate(pos_args)]
+                given[varargs] = ListN(items, pos_args[0].loc)
+                given_loc[varargs] = pos_args[0].loc
+            else:
+                raise self.error(f"`{name}` takes at most {len(positional_fields)} positional argument(s), got {len(e.args)}", pos_args[0].loc)
+        extras: Dict[str, SNode] = {}
+        for kw in e.kwargs:
+            if kw.name in given or kw.name in extras:
+                raise self.error(f"argument `{kw.name}` of `{name}` given twice", kw.loc)
+            if kw.name not in fields or kw.name == extra:
+                if extra is not None:
+                    extras[kw.name] = self.eval(kw.value, ctx.at(f"{ctx.path}.{kw.name}"))
+                    continue
+                listing = ", ".join(f for f in order) or "no arguments"
+                raise self.error(f"`{name}` has no argument `{kw.name}`{suggest(kw.name, order)}; it takes: {listing}", kw.loc)
+            given[kw.name] = self.eval(kw.value, ctx.at(f"{ctx.path}.{kw.name}"))
+            given_loc[kw.name] = kw.value.loc
+        if extra is not None and extras:
+            given[extra] = DictN(extras, e.loc)
+        for f, spec in fields.items():
+            if f not in given and spec.value.default == pg.MISSING_VALUE:
+                raise self.error(f"`{name}` is missing argument `{f}` ({spec.description or _describe_spec(spec.value)})", e.loc)
+        float_fields = set()
+        for f, node in given.items():
+            spec = fields[f].value
+            self.check_type(spec, node, f"argument `{f}` of `{name}`", given_loc.get(f, e.loc))
+            if _is_float_spec(spec):
+                float_fields.add(f)
+        path_fields = getattr(cls, "__hyp_path_fields__", ())
+        for f in path_fields:
+            node = given.get(f)
+            if isinstance(node, Const) and isinstance(node.value, str):
+                given[f] = Const(pyref.absolute(node.value, self.base_dir), node.loc)
+        if cls.__hyp_name__ == "python":
+            node = given.get("ref")
+            if isinstance(node, Const) and isinstance(node.value, str):
+                try:
+                    target, fn = pyref.split_ref(node.value)
+                except ValueError as err:
+                    raise self.error(str(err), node.loc) from None
+                if pyref.is_file_ref(target):
+                    given["ref"] = Const(pyref.absolute(target, self.base_dir) + ":" + fn, node.loc)
+        return CompN(cls, given, e.loc, frozenset(float_fields), name)
+
+    # -- type checks ----------------------------------------------------------------------------
+    def check_type(self, spec: Any, node: SNode, what: str, loc: Location) -> None:
+        """Raise if some value `node` can take does not fit the field `spec`."""
+        loc = node.loc or loc
+        if isinstance(spec, pg.typing.Any):
+            return
+        if isinstance(node, Const):
+            value = node.value
+            if _is_float_spec(spec):
+                value = _ints_to_float(value)
+            try:
+                spec.apply(value)
+            except (TypeError, ValueError, KeyError):
+                raise self.error(f"{what} takes {_describe_spec(spec)}, got {_show(node.value)}", loc) from None
+            return
+        if isinstance(node, CompN):
+            if not _accepts_class(spec, node.cls):
+                raise self.error(f"{what} takes {_describe_spec(spec)}, got a `{node.call_name}` component", loc)
+            return
+        if isinstance(node, (ListN, RepeatN)):
+            element = _list_element(spec)
+            if element is None:
+                raise self.error(f"{what} takes {_describe_spec(spec)}, got a list", loc)
+            items = node.items if isinstance(node, ListN) else node.copies
+            for item in items:
+                if isinstance(item, RepeatN):
+                    for c in item.copies:
+                        self.check_type(element, c, what, loc)
+                elif isinstance(item, OptionalN):
+                    self.check_type(element, item.item, what, loc)
+                else:
+                    self.check_type(element, item, what, loc)
+            return
+        if isinstance(node, ChoiceN):
+            for c in node.candidates:
+                self.check_type(spec, c, what, loc)
+            return
+        if isinstance(node, SubsetN):
+            element = _list_element(spec)
+            if element is None:
+                raise self.error(f"{what} takes {_describe_spec(spec)}, but manyof gives a list", loc)
+            for c in node.candidates:
+                self.check_type(element, c, what, loc)
+            return
+        if isinstance(node, FloatN):
+            try:
+                spec.apply(float(node.low))
+            except (TypeError, ValueError):
+                raise self.error(f"{what} takes {_describe_spec(spec)}, but floatv gives a float", loc) from None
+            return
+        if isinstance(node, IntN):
+            try:
+                spec.apply(float(node.low) if _is_float_spec(spec) else int(node.low))
+            except (TypeError, ValueError):
+                raise self.error(f"{what} takes {_describe_spec(spec)}, but intv gives an int", loc) from None
+            return
+        if isinstance(node, OptionalN):
+            if not getattr(spec, "is_noneable", False):
+                raise self.error(f"{what} cannot be absent: use optional(...) inside a list, or give a value", loc)
+            self.check_type(spec, node.item, what, loc)
+            return
+        if isinstance(node, DictN):
+            return
+
+    def check_kind(self, node: SNode, kinds: Tuple[str, ...], what: str, loc: Location) -> None:
+        """Raise unless every component `node` can take belongs to one of `kinds`."""
+        if isinstance(node, CompN):
+            if node.cls.__hyp_kind__ not in kinds and not (kinds == ("layer",) and node.cls.__hyp_kind__ == "layer"):
+                raise self.error(f"{what} takes a {' or '.join(kinds)} component, got `{node.call_name}` (a {node.cls.__hyp_kind__})", node.loc or loc)
+        elif isinstance(node, ChoiceN):
+            for c in node.candidates:
+                self.check_kind(c, kinds, what, loc)
+        elif isinstance(node, Const) and node.value is None:
+            return
+        elif isinstance(node, OptionalN):
+            self.check_kind(node.item, kinds, what, loc)
+        else:
+            raise self.error(f"{what} takes a {' or '.join(kinds)} component", node.loc or loc)
+
+    # -- decision primitives --------------------------------------------------------------------
+    def _prim_args(self, e: Call, allowed: Tuple[str, ...]) -> Dict[str, Kwarg]:
+        out = {}
+        for kw in e.kwargs:
+            if kw.name not in allowed:
+                raise self.error(f"`{e.name}` has no argument `{kw.name}`{suggest(kw.name, allowed)}; it takes: {', '.join(allowed)}", kw.loc)
+            if kw.name in out:
+                raise self.error(f"argument `{kw.name}` of `{e.name}` given twice", kw.loc)
+            out[kw.name] = kw
+        return out
+
+    def _literal(self, kw_or_expr, types, what: str, e: Call):
+        expr = kw_or_expr.value if isinstance(kw_or_expr, Kwarg) else kw_or_expr
+        if not isinstance(expr, Lit) or isinstance(expr.value, bool) and bool not in types or not isinstance(expr.value, types):
+            tname = " or ".join({int: "an int", float: "a number", bool: "true or false", str: "a string"}[t] for t in types if t in (int, float, bool, str))
+            raise self.error(f"{what} of `{e.name}` must be {tname} written in place", expr.loc)
+        return expr.value
+
+    def _name(self, e: Call, kws: Dict[str, Kwarg], ctx: Ctx) -> Tuple[str, Optional[str]]:
+        if "name" in kws:
+            user = self._literal(kws["name"], (str,), "`name`", e)
+            if not user:
+                raise self.error("a decision name cannot be empty", kws["name"].value.loc)
+            return user, user
+        return ctx.path, None
+
+    def _candidate_path(self, path: str, candidates: List[Expr], j: int) -> str:
+        c = candidates[j]
+        if isinstance(c, Call):
+            same = [x for x in candidates if isinstance(x, Call) and x.name == c.name]
+            if len(same) == 1 and c.name not in PRIMITIVES:
+                return f"{path}.{c.name}"
+        return f"{path}#{j}"
+
+    def prim_oneof(self, e: Call, ctx: Ctx) -> SNode:
+        kws = self._prim_args(e, ("name",))
+        if not e.args:
+            raise self.error("`oneof` needs at least one choice", e.loc)
+        name, user = self._name(e, kws, ctx)
+        holder: list = []
+        cands = [self.eval(c, ctx.at(self._candidate_path(ctx.path, e.args, j), condition=(holder, frozenset([j]))))
+                 for j, c in enumerate(e.args)]
+        node = ChoiceN(e.loc, name, user, ctx.instance, ctx.condition, cands)
+        holder.append(node)
+        return node
+
+    def prim_manyof(self, e: Call, ctx: Ctx) -> SNode:
+        kws = self._prim_args(e, ("name", "distinct", "sorted"))
+        if not e.args:
+            raise self.error("`manyof` needs k and the choices: manyof(k, a, b, ...)", e.loc)
+        k = self._literal(e.args[0], (int,), "k (the first argument)", e)
+        cands_syntax = e.args[1:]
+        if not cands_syntax:
+            raise self.error("`manyof` needs at least one choice after k", e.loc)
+        distinct = self._literal(kws["distinct"], (bool,), "`distinct`", e) if "distinct" in kws else True
+        sorted_ = self._literal(kws["sorted"], (bool,), "`sorted`", e) if "sorted" in kws else False
+        if k < 1:
+            raise self.error(f"`manyof` needs k >= 1, got {k}", e.args[0].loc)
+        if distinct and k > len(cands_syntax):
+            raise self.error(f"`manyof` picks k = {k} distinct choices out of only {len(cands_syntax)}", e.args[0].loc)
+        name, user = self._name(e, kws, ctx)
+        holder: list = []
+        cands = [self.eval(c, ctx.at(self._candidate_path(ctx.path, cands_syntax, j), condition=(holder, frozenset([j]))))
+                 for j, c in enumerate(cands_syntax)]
+        node = SubsetN(e.loc, name, user, ctx.instance, ctx.condition, k, cands, distinct, sorted_)
+        holder.append(node)
+        return node
+
+    def _bounds(self, e: Call, kws, types, what: str):
+        if len(e.args) != 2:
+            raise self.error(f"`{what}` takes two bounds: {what}(lo, hi)", e.loc)
+        lo = self._literal(e.args[0], types, "the lower bound", e)
+        hi = self._literal(e.args[1], types, "the upper bound", e)
+        log = self._literal(kws["log"], (bool,), "`log`", e) if "log" in kws else False
+        if lo > hi:
+            raise self.error(f"`{what}` has lo > hi ({lo} > {hi})", e.args[0].loc)
+        if log and lo <= 0:
+            raise self.error(f"`{what}` with log = true needs lo > 0, got {lo}", e.args[0].loc)
+        return lo, hi, log
+
+    def prim_intv(self, e: Call, ctx: Ctx) -> SNode:
+        kws = self._prim_args(e, ("name", "log"))
+        lo, hi, log = self._bounds(e, kws, (int,), "intv")
+        name, user = self._name(e, kws, ctx)
+        return IntN(e.loc, name, user, ctx.instance, ctx.condition, lo, hi, log)
+
+    def prim_floatv(self, e: Call, ctx: Ctx) -> SNode:
+        kws = self._prim_args(e, ("name", "log"))
+        lo, hi, log = self._bounds(e, kws, (int, float), "floatv")
+        name, user = self._name(e, kws, ctx)
+        return FloatN(e.loc, name, user, ctx.instance, ctx.condition, float(lo), float(hi), log)
+
+    def prim_optional(self, e: Call, ctx: Ctx) -> SNode:
+        kws = self._prim_args(e, ("name",))
+        if len(e.args) != 1:
+            raise self.error("`optional` takes one value: optional(x)", e.loc)
+        name, user = self._name(e, kws, ctx)
+        holder: list = []
+        item = self.eval(e.args[0], ctx.at(ctx.path, condition=(holder, frozenset([1]))))
+        node = OptionalN(e.loc, name, user, ctx.instance, ctx.condition, item)
+        holder.append(node)
+        return node
+
+    def prim_repeat(self, e: Call, ctx: Ctx) -> SNode:
+        kws = self._prim_args(e, ("name",))
+        if len(e.args) != 2:
+            raise self.error("`repeat` takes a count and a value: repeat(n, x)", e.loc)
+        count_expr = e.args[0]
+        if "name" in kws and isinstance(count_expr, Call) and count_expr.name in PRIMITIVES:
+            # `repeat(intv(1, 3), x, name = "depth")` names the count decision.
+            count_expr = Call(count_expr.loc, count_expr.name, count_expr.args, count_expr.kwargs + [kws["name"]])
+        count = self.eval(count_expr, ctx.at(f"{ctx.path}.n"))
+        values = _count_values(count)
+        if values is None:
+            raise self.error("the count of `repeat` must be an int >= 0, an intv, or a oneof of ints", count_expr.loc)
+        top = max(values.values())
+        copies = []
+        for i in range(top):
+            cond = ctx.condition
+            if isinstance(count, DecisionN):
+                cond = ([count], frozenset(v for v, n in values.items() if n > i))
+            path = f"{ctx.path}[{i}]"
+            copies.append(self.eval(e.args[1], ctx.at(path, condition=cond, instance=path)))
+        return RepeatN(e.loc, count, copies, e.args[1])
+
+
+def _count_values(count: SNode) -> Optional[Dict[Any, int]]:
+    """Encoded value -> copies, for each value the count can take."""
+    if isinstance(count, Const) and isinstance(count.value, int) and not isinstance(count.value, bool) and count.value >= 0:
+        return {None: count.value}
+    if isinstance(count, FloatN):
+        return None
+    if isinstance(count, IntN) and count.low >= 0:
+        return {v: v for v in range(count.low, count.high + 1)}
+    if isinstance(count, ChoiceN):
+        out = {}
+        for j, c in enumerate(count.candidates):
+            if not (isinstance(c, Const) and isinstance(c.value, int) and not isinstance(c.value, bool) and c.value >= 0):
+                return None
+            out[j] = c.value
+        return out
+    return None
+
+
+def _is_float_spec(spec: Any) -> bool:
+    if isinstance(spec, pg.typing.Float):
+        return True
+    if isinstance(spec, pg.typing.List):
+        return isinstance(spec.element.value, pg.typing.Float)
+    return False
+
+
+def _ints_to_float(v: Any) -> Any:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        return float(v)
+    if isinstance(v, list):
+        return [_ints_to_float(x) for x in v]
+    return v
+
+
+def _list_element(spec: Any) -> Optional[Any]:
+    if isinstance(spec, pg.typing.List):
+        return spec.element.value
+    if isinstance(spec, pg.typing.Union):
+        for c in spec.candidates:
+            if isinstance(c, pg.typing.List):
+                return c.element.value
+    if isinstance(spec, pg.typing.Any):
+        return spec
+    return None
+
+
+def _accepts_class(spec: Any, cls: type) -> bool:
+    if isinstance(spec, pg.typing.Union):
+        return any(_accepts_class(c, cls) for c in spec.candidates)
+    if isinstance(spec, pg.typing.Object):
+        return issubclass(cls, spec.cls)
+    if isinstance(spec, pg.typing.Any):
+        return True
+    return False
+
+
+def _describe_spec(spec: Any) -> str:
+    if isinstance(spec, pg.typing.Union):
+        words = [_describe_spec(c) for c in spec.candidates]
+        text = " or ".join(dict.fromkeys(words))
+    elif isinstance(spec, pg.typing.Bool):
+        text = "true or false"
+    elif isinstance(spec, pg.typing.Int):
+        text = "an int"
+    elif isinstance(spec, pg.typing.Float):
+        text = "a number"
+    elif isinstance(spec, pg.typing.Str):
+        text = "a string"
+    elif isinstance(spec, pg.typing.List):
+        text = f"a list of {_plural(_describe_spec(spec.element.value))}"
+    elif isinstance(spec, pg.typing.Dict):
+        text = "keyword options"
+    elif isinstance(spec, pg.typing.Object):
+        text = _component_family(spec.cls)
+    else:
+        text = "a value"
+    if getattr(spec, "is_noneable", False) and "none" not in text:
+        text += " or none"
+    return text
+
+
+def _component_family(cls: type) -> str:
+    if cls is Component:
+        return "a component"
+    name = getattr(cls, "__hyp_name__", "") or cls.__name__
+    if getattr(cls, "__hyp_name__", "") and lookup(name) is cls:
+        return f"a `{name}` component"
+    return f"a{'n' if name[:1].lower() in 'aeiou' else ''} {name.lower()} component"
+
+
+def _plural(text: str) -> str:
+    for a in ("an ", "a "):
+        if text.startswith(a):
+            return text[len(a):] + "s"
+    return text
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "none"
+    return str(value)
+
+
+def decode_source(raw: bytes, filename: str) -> str:
+    """File bytes as text, or HypError for binary or non-UTF-8 content."""
+    if b"\x00" in raw[:4096]:
+        raise HypError("this is a binary file, not .hyp text", Location(filename, 1, 1))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise HypError(f"the file is not UTF-8 text (byte 0x{raw[e.start]:02x})", Location(filename, line, col)) from None

@@ -1,0 +1,215 @@
+"""`Space`: a loaded `.hyp` file with its decision table, sampling and materialization."""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+import pyglove as pg
+
+from . import decisions as D
+from .errors import HypError, suggest
+from .tree import ChoiceN, Const, DecisionN, FloatN, IntN, OptionalN, ProgramN, SubsetN, decision_nodes
+from .vocabulary import Program
+
+
+class Space:
+    """A space of programs: the decision table plus the tree that turns assignments into programs."""
+
+    def __init__(self, root: ProgramN, shared_names: Dict[int, str], path: Optional[str] = None):
+        self.root = root
+        self.path = path
+        self.shared_names = shared_names
+        self._nodes: List[DecisionN] = _resolve_names(decision_nodes(root))
+        self.decisions: tuple = tuple(_decision(n) for n in self._nodes)
+        for n, d in zip(self._nodes, self.decisions):
+            n.decision = d
+        self._by_name: Dict[str, DecisionN] = {n.name: n for n in self._nodes}
+        self.size: Optional[int] = D.space_size(self.decisions)
+
+    # -- sampling and materialization -----------------------------------------------------------
+    def random_assignment(self, rng: Optional[random.Random] = None) -> Dict[str, Any]:
+        """A uniformly random value for every decision active under the values drawn before it."""
+        rng = rng or random.Random()
+        a: Dict[str, Any] = {}
+        for d in self.decisions:
+            c = d.condition
+            if c is not None and not (c.parent in a and c.holds(a[c.parent])):
+                continue
+            a[d.name] = _random_value(d, rng)
+        return a
+
+    def sample(self, seed: Optional[int] = None) -> Program:
+        """A concrete program drawn uniformly decision by decision (same seed, same program)."""
+        return self.materialize(self.random_assignment(random.Random(seed)))
+
+    def materialize(self, assignment: Mapping[str, Any]) -> Program:
+        """The concrete program for encoded values of the active decisions (the search fast path)."""
+        try:
+            return self.root.materialize(assignment)
+        except KeyError as e:
+            name = e.args[0]
+            raise HypError(f"no value for the active decision `{name}`") from None
+
+    def program(self, choices: Union[Mapping[str, Any], pg.DNA, None] = None) -> Program:
+        """The concrete program for user values (literal choices, component choices by index or
+        `.hyp` text) or for a pyglove DNA from `dna_spec()`."""
+        if isinstance(choices, pg.DNA):
+            return self.materialize(self.from_dna(choices))
+        return self.materialize(self.encode(choices or {}))
+
+    def active(self, assignment: Mapping[str, Any]) -> List[str]:
+        """Names of the decisions active under `assignment`."""
+        return D.active_names(self.decisions, assignment)
+
+    # -- user values <-> encoded values ---------------------------------------------------------
+    def encode(self, choices: Mapping[str, Any]) -> Dict[str, Any]:
+        """Encoded assignment from user values; every active decision must be given."""
+        unknown = [k for k in choices if k not in self._by_name]
+        if unknown:
+            raise HypError(f"no decision named `{unknown[0]}`{suggest(unknown[0], self._by_name)}")
+        a: Dict[str, Any] = {}
+        for d in self.decisions:
+            c = d.condition
+            if c is not None and not (c.parent in a and c.holds(a[c.parent])):
+                continue
+            if d.name not in choices:
+                raise HypError(f"no value for the active decision `{d.name}` ({d.describe()})")
+            a[d.name] = self._encode_one(d, choices[d.name])
+        return a
+
+    def _encode_one(self, d: D.Decision, value: Any) -> Any:
+        if d.kind in ("choice", "subset"):
+            def index(v):
+                if d.literals is not None:
+                    for j, lit in enumerate(d.literals):
+                        if type(lit) is type(v) and lit == v:
+                            return j
+                if isinstance(v, str) and v in d.choices:
+                    return d.choices.index(v)
+                if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < len(d.choices):
+                    return v
+                raise HypError(f"decision `{d.name}` has no choice {v!r}; it takes {d.describe()}")
+            if d.kind == "choice":
+                return index(value)
+            try:
+                return d.validate(tuple(index(v) for v in value))
+            except ValueError as e:
+                raise HypError(str(e)) from None
+        try:
+            return d.validate(value)
+        except ValueError as e:
+            raise HypError(str(e)) from None
+
+    def decode(self, assignment: Mapping[str, Any]) -> Dict[str, Any]:
+        """User values (literals, or `.hyp` text of component choices) of an encoded assignment."""
+        out = {}
+        for name, v in assignment.items():
+            d = self._by_name[name].decision
+            if d.kind == "choice":
+                out[name] = d.literals[v] if d.literals is not None else d.choices[v]
+            elif d.kind == "subset":
+                out[name] = [d.literals[i] if d.literals is not None else d.choices[i] for i in v]
+            else:
+                out[name] = v
+        return out
+
+    # -- pyglove at the API boundary ------------------------------------------------------------
+    def dna_spec(self) -> pg.DNASpec:
+        """A flat pyglove DNASpec whose decision points are this table's decisions."""
+        return D.dna_spec(self.decisions)
+
+    def to_dna(self, assignment: Mapping[str, Any]) -> pg.DNA:
+        """The pyglove DNA of an encoded assignment."""
+        return D.to_dna(self.decisions, assignment)
+
+    def from_dna(self, dna: pg.DNA) -> Dict[str, Any]:
+        """The encoded assignment in a DNA of `dna_spec()`."""
+        return D.from_dna(self.decisions, dna)
+
+    # -- settings -------------------------------------------------------------------------------
+    def search_settings(self) -> Dict[str, Any]:
+        """The file's `search(...)` block as a dict (algo, trials, seed, options), or {}."""
+        node = self.root.fields.get("search")
+        if node is None:
+            return {}
+        if any(True for _ in decision_nodes(node)):
+            raise HypError("the search(...) block cannot hold decisions", node.loc)
+        s = node.materialize({})
+        return {"algo": s.algo, "trials": s.trials, "seed": s.seed, "options": dict(s.options)}
+
+    def counts(self) -> Dict[str, int]:
+        """Number of decision points by kind (oneof, manyof, intv, floatv, optional)."""
+        out: Dict[str, int] = {}
+        for n in self._nodes:
+            kind = {ChoiceN: "oneof", SubsetN: "manyof", FloatN: "floatv", IntN: "intv", OptionalN: "optional"}[type(n)]
+            out[kind] = out.get(kind, 0) + 1
+        return out
+
+    def __repr__(self) -> str:
+        size = "infinite" if self.size is None else self.size
+        return f"Space({self.path or '<string>'}: {len(self.decisions)} decisions, size {size})"
+
+
+def _resolve_names(nodes: List[DecisionN]) -> List[DecisionN]:
+    """Suffix user names repeated by `def` uses or `repeat` copies; reject other duplicates."""
+    groups: Dict[str, List[DecisionN]] = {}
+    for n in nodes:
+        groups.setdefault(n.name, []).append(n)
+    for name, group in groups.items():
+        if len(group) > 1 and all(n.user_name and n.instance for n in group):
+            for n in group:
+                n.name = f"{n.user_name}@{n.instance}"
+    seen: Dict[str, DecisionN] = {}
+    for n in nodes:
+        if n.name in seen:
+            first = seen[n.name].loc
+            where = f" (first at line {first.line})" if first else ""
+            raise HypError(f"duplicate decision name `{n.name}`{where}", n.loc)
+        seen[n.name] = n
+    return nodes
+
+
+def _condition(n: DecisionN) -> Optional[D.Condition]:
+    if n.condition is None:
+        return None
+    holder, values = n.condition
+    return D.Condition(holder[0].name, values)
+
+
+def _decision(n: DecisionN) -> D.Decision:
+    from .printer import node_text  # the printer knows the tree; the tree needs no printer
+    cond = _condition(n)
+    if isinstance(n, ChoiceN) or isinstance(n, SubsetN):
+        texts = tuple(node_text(c) for c in n.candidates)
+        lits = tuple(c.value for c in n.candidates) if all(type(c) is Const for c in n.candidates) else None
+        if isinstance(n, ChoiceN):
+            return D.Decision(n.name, "choice", texts, condition=cond, literals=lits)
+        return D.Decision(n.name, "subset", texts, k=n.k, distinct=n.distinct, sorted=n.sorted, condition=cond, literals=lits)
+    if isinstance(n, OptionalN):
+        return D.Decision(n.name, "choice", ("none", node_text(n.item)), condition=cond, literals=None)
+    if isinstance(n, FloatN):
+        return D.Decision(n.name, "float", low=n.low, high=n.high, log=n.log, condition=cond)
+    return D.Decision(n.name, "int", low=n.low, high=n.high, log=n.log, condition=cond)
+
+
+def _random_value(d: D.Decision, rng: random.Random) -> Any:
+    kind = d.kind
+    if kind == "choice":
+        return rng.randrange(len(d.choices))
+    if kind == "int":
+        lo, hi = int(d.low), int(d.high)
+        if d.log:
+            return min(hi, int(math.exp(rng.uniform(math.log(lo), math.log(hi + 1)))))
+        return rng.randint(lo, hi)
+    if kind == "float":
+        if d.log:
+            return math.exp(rng.uniform(math.log(d.low), math.log(d.high)))
+        return rng.uniform(d.low, d.high)
+    n = len(d.choices)
+    if d.distinct:
+        picks = rng.sample(range(n), d.k)
+    else:
+        picks = [rng.randrange(n) for _ in range(d.k)]
+    return tuple(sorted(picks) if d.sorted else picks)

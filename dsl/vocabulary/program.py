@@ -1,0 +1,24 @@
+"""`Program`: the symbolic value a whole `.hyp` file stands for."""
+
+
+from typing import Annotated, Any, Dict, List, Optional
+
+import pyglove as pg
+
+from ..registry import Component
+
+RESERVED_FIELDS = ("target", "hypernet", "data", "train", "objective", "search")
+
+
+class Program(pg.Object):
+    """A concrete (decision-free) or symbolic program: the reserved fields plus user parameters."""
+
+    target: Annotated[Optional[Component], "the target network"] = None
+    hypernet: Annotated[Optional[Component], "the hypernetwork generating target weights"] = None
+    data: Annotated[Optional[Component], "the data set"] = None
+    train: Annotated[Optional[Component], "the training recipe"] = None
+    objective: Annotated[Optional[Component], "what the search optimises"] = None
+    search: Annotated[Optional[Component], "default search settings"] = None
+    params: Annotated[Dict[str, Any], "user parameters (other top-level fields)"] = {}
+    imports: Annotated[List[str], "imported Python files (absolute) and modules"] = []
+    source: Annotated[Optional[str], "the .hyp file this program came from"] = None
