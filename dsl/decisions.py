@@ -186,7 +186,7 @@ def dna_spec(decisions: Sequence[Decision]) -> pg.DNASpec:
     return pg.geno.Space(points)
 
 
-def to_dna(decisions: Sequence[Decision], assignment: Mapping[str, Any]) -> pg.DNA:
+def to_dna(decisions: Sequence[Decision], assignment: Mapping[str, Any], spec: Optional[pg.DNASpec] = None) -> pg.DNA:
     """The DNA (under `dna_spec(decisions)`) of an assignment; inactive decisions get defaults."""
     values = []
     for d in decisions:
@@ -199,12 +199,14 @@ def to_dna(decisions: Sequence[Decision], assignment: Mapping[str, Any]) -> pg.D
             values.append(0 if v is None else int(v) - int(d.low))
         else:
             values.append(float(d.low if v is None else v))
-    return pg.DNA([pg.DNA(v) if not isinstance(v, list) else pg.DNA(None, [pg.DNA(i) for i in v]) for v in values])
+    dna = pg.DNA(values)
+    dna.use_spec(spec if spec is not None else dna_spec(decisions))
+    return dna
 
 
 def from_dna(decisions: Sequence[Decision], dna: pg.DNA) -> Dict[str, Any]:
     """The assignment of the active decisions encoded in a DNA from `dna_spec(decisions)`."""
-    children = list(dna.children) if dna.children else [dna]
+    children = [dna] if len(decisions) == 1 else list(dna.children)
     if len(children) != len(decisions):
         raise ValueError(f"DNA has {len(children)} values for {len(decisions)} decisions")
     raw: Dict[str, Any] = {}

@@ -162,6 +162,7 @@ class _SpacePrinter:
         self.templates: Dict[int, tuple] = {}  # id(repeat node) -> (def name, [param node ids])
         self.params: Dict[int, tuple] = {}  # id(node) -> (param name, path of first use), inside a def body
         self.def_lines: List[str] = []
+        self.defining: set = set()
 
     def text(self, node: SNode, path: str, indent: int = 0, top: bool = False) -> str:
         if not top and id(node) in self.lets:
@@ -171,6 +172,8 @@ class _SpacePrinter:
             if first is None:
                 self.params[id(node)] = (name, path)
             return name
+        if id(node) in self.templates and id(node) not in self.defining:
+            return self.template_call(node, path, indent)
         if isinstance(node, Const):
             return literal(node.value)
         if isinstance(node, ListN):
@@ -183,29 +186,25 @@ class _SpacePrinter:
             count = self.text(node.count, f"{path}.n", indent + 2)
             if not node.copies:
                 return "[]"
-            if id(node) in self.templates:
-                return _call("repeat", [count, self.template_call(node, path, indent + 2)], indent)
             return _call("repeat", [count, self.text(node.copies[0], f"{path}[0]", indent + 2)], indent)
         if isinstance(node, DecisionN):
             return self.decision(node, path, indent)
         raise TypeError(f"cannot print {type(node).__name__}")
 
-    def template_call(self, node: RepeatN, path: str, indent: int) -> str:
-        """Print copy 0 of a repeat as a `def` whose parameters are its internally shared nodes."""
+    def template_call(self, node: SNode, path: str, indent: int) -> str:
+        """Print `node` as a call of a generated `def` whose parameters are its shared parts."""
         def_name, param_ids = self.templates[id(node)]
         names = [f"p{i}" for i in range(len(param_ids))]
         saved = dict(self.params)
         for k, name in zip(param_ids, names):
             self.params[k] = (name, None)
-        body = self.text(node.copies[0], f"{path}[0]", 0)
+        self.defining.add(id(node))
+        body = self.text(node, path, 0)
+        self.defining.discard(id(node))
         firsts = [self.params[k][1] for k in param_ids]
         self.params = saved
         self.def_lines.append(f"def {def_name}({', '.join(names)}) = {body}")
-        sub = {}
-        args = []
-        for k, first in zip(param_ids, firsts):
-            target = _find(node.copies[0], k)
-            args.append(self.text(target, first or path, indent + 2))
+        args = [self.text(_find(node, k), first or path, indent + 2) for k, first in zip(param_ids, firsts)]
         return _call(def_name, args, indent)
 
     def _name_arg(self, node: DecisionN, path: str) -> List[str]:
@@ -226,19 +225,16 @@ class _SpacePrinter:
             opts = ([] if node.distinct else ["distinct = false"]) + (["sorted = true"] if node.sorted else [])
             return _call("manyof", [str(node.k)] + cands + opts + self._name_arg(node, path), indent)
         if isinstance(node, OptionalN):
-            return _call("optional", [self.text(node.item, path, indent + 2)] + self._name_arg(node, path), indent)
+            inner = f"{path}.value" if isinstance(node.item, DecisionN) else path
+            return _call("optional", [self.text(node.item, inner, indent + 2)] + self._name_arg(node, path), indent)
         if isinstance(node, FloatN):
             args = [literal(float(node.low)), literal(float(node.high))] + (["log = true"] if node.log else [])
             return _call("floatv", args + self._name_arg(node, path), indent)
         args = [str(node.low), str(node.high)] + (["log = true"] if node.log else [])
         return _call("intv", args + self._name_arg(node, path), indent)
 
-    @staticmethod
-    def _cand_path(cands: List[SNode], path: str, j: int) -> str:
-        c = cands[j]
-        if isinstance(c, CompN) and sum(1 for x in cands if isinstance(x, CompN) and x.call_name == c.call_name) == 1:
-            return f"{path}.{c.call_name}"
-        return f"{path}#{j}"
+    def _cand_path(self, cands: List[SNode], path: str, j: int) -> str:
+        return candidate_path(cands, path, j)
 
     def component(self, node: CompN, path: str, indent: int) -> str:
         cls = node.cls
@@ -272,6 +268,56 @@ class _SpacePrinter:
             text = self.text(sub, f'{path}.{name}', indent + 2)
             args.append(text if positional else f"{name} = {text}")
         return _call(node.call_name, args, indent)
+
+
+def _occurrences(root: SNode, target: SNode) -> int:
+    """Uses of `target` inside `root`, shared subtrees counted once per use."""
+    memo: Dict[int, int] = {}
+
+    def occ(n: SNode) -> int:
+        if n is target:
+            return 1
+        k = id(n)
+        if k not in memo:
+            memo[k] = sum(occ(c) for c in n.children())
+        return memo[k]
+
+    return occ(root)
+
+
+def _lowest_common_owner(roots: List[SNode], target: SNode) -> Optional[SNode]:
+    """The smallest subtree (other than `target`) that holds every use of `target`."""
+    memo: Dict[int, int] = {}
+
+    def occ(n: SNode) -> int:
+        if n is target:
+            return 1
+        k = id(n)
+        if k not in memo:
+            memo[k] = sum(occ(c) for c in n.children())
+        return memo[k]
+
+    total = sum(occ(r) for r in roots)
+    holders = [r for r in roots if occ(r) == total]
+    if not holders:
+        return None
+    node, parent = holders[0], None
+    while True:
+        inner = [c for c in node.children() if c is not target and occ(c) == total]
+        if not inner:
+            # A list or option block prints inside its component's call: own the component.
+            return parent if isinstance(node, (ListN, DictN)) and parent is not None else node
+        node, parent = inner[0], node
+
+
+def candidate_path(cands: List[SNode], path: str, j: int) -> str:
+    """Path of candidate j of a oneof/manyof: `.kind` for a component unique among them, else `#j`."""
+    c = cands[j]
+    if isinstance(c, CompN):
+        name = c.cls.__hyp_name__
+        if sum(1 for x in cands if isinstance(x, CompN) and x.cls.__hyp_name__ == name) == 1:
+            return f"{path}.{name}"
+    return f"{path}#{j}"
 
 
 def _find(root: SNode, key: int) -> SNode:
@@ -340,9 +386,11 @@ def space_text(root: ProgramN, shared_names: Dict[int, str], dest: Optional[str]
         taken.add(name)
         return name
 
-    # Nodes shared only inside copy 0 of a repeat become parameters of a template for that copy:
-    # a top-level `let` would share them across copies.
-    templates: Dict[int, tuple] = {}  # id(repeat) -> (def name, [param node ids])
+    # A node that `let` did not bind but that several places share (a `def` argument used twice)
+    # prints as an argument of a generated `def` for the smallest subtree holding all its uses:
+    # a top-level `let` would share it across repeat copies, drop its activation condition and
+    # rename its decisions.
+    templates: Dict[int, tuple] = {}  # id(subtree root) -> (def name, [param node ids])
     local: set = set()
     for k in order:
         n = nodes[k]
@@ -353,13 +401,28 @@ def space_text(root: ProgramN, shared_names: Dict[int, str], dest: Optional[str]
                           and j not in shared_names and _has_decision(nodes[j], memo) and not isinstance(nodes[j], Const)]
                 local.update(params)
                 if i == 0 and params:
-                    templates[k] = (fresh("template"), params)
+                    templates[id(copy)] = (fresh("template"), params)
+    roots = list(root.fields.values()) + list(root.params.values())
+    assigned: List[SNode] = []
+    for k in reversed(order):  # outer shared nodes first: an inner one may live inside them
+        n = nodes[k]
+        if k in local or k in shared_names or uses[k] < 2 or isinstance(n, Const) or not _has_decision(n, memo):
+            continue
+        total = sum(_occurrences(r, n) for r in roots)
+        within = [p for p in assigned if _occurrences(p, n) * sum(_occurrences(r, p) for r in roots) == total]
+        owner = _lowest_common_owner(within[-1:] or roots, n)
+        if owner is None:
+            continue
+        assigned.append(n)
+        name, params = templates.get(id(owner), (None, []))
+        templates[id(owner)] = (name or fresh("template"), params + [k])
+        local.add(k)
     lets: Dict[int, str] = {}
     for k in order:
         n = nodes[k]
         if k in local or isinstance(n, Const) or not _has_decision(n, memo):
             continue
-        if uses[k] > 1 or (k in shared_names and isinstance(n, DecisionN)):
+        if k in shared_names or uses[k] > 1:
             lets[k] = fresh(shared_names.get(k) or _identifier(n.name if isinstance(n, DecisionN) else "shared"))
     printer = _SpacePrinter(shared_names, paths, lets)
     printer.templates = {k: (name, params) for k, (name, params) in templates.items()}

@@ -147,8 +147,9 @@ class Evaluator:
     def import_file(self, st: ImportFile) -> None:
         path = pyref.absolute(st.path, self.base_dir)
         if path.endswith(".hyp"):
-            if path in self.import_stack or path == os.path.abspath(self.filename):
-                chain = " -> ".join(os.path.basename(p) for p in self.import_stack + (path,))
+            here = os.path.abspath(self.filename)
+            if path in self.import_stack or path == here:
+                chain = " -> ".join(os.path.basename(p) for p in self.import_stack + (here, path))
                 raise self.error(f"cyclic import: {chain}", st.loc)
             try:
                 with open(path, "rb") as f:
@@ -472,7 +473,11 @@ class Evaluator:
             raise self.error("`optional` takes one value: optional(x)", e.loc)
         name, user = self._name(e, kws, ctx)
         holder: list = []
-        item = self.eval(e.args[0], ctx.at(ctx.path, condition=(holder, frozenset([1]))))
+        # The item shares the optional's path (`x.layers[1].out` reads better than `...value.out`),
+        # except when it is a decision itself, which needs a name of its own.
+        inner = e.args[0]
+        path = f"{ctx.path}.value" if isinstance(inner, Call) and inner.name in PRIMITIVES else ctx.path
+        item = self.eval(inner, ctx.at(path, condition=(holder, frozenset([1]))))
         node = OptionalN(e.loc, name, user, ctx.instance, ctx.condition, item)
         holder.append(node)
         return node

@@ -10,7 +10,8 @@ import pyglove as pg
 
 from . import decisions as D
 from .errors import HypError, suggest
-from .tree import ChoiceN, Const, DecisionN, FloatN, IntN, OptionalN, ProgramN, SubsetN, decision_nodes
+from .tree import (ChoiceN, CompN, Const, DecisionN, DictN, FloatN, IntN, ListN, OptionalN, ProgramN, RepeatN,
+                   SubsetN, decision_nodes)
 from .vocabulary import Program
 
 
@@ -21,12 +22,14 @@ class Space:
         self.root = root
         self.path = path
         self.shared_names = shared_names
+        _structural_names(root, shared_names)
         self._nodes: List[DecisionN] = _resolve_names(decision_nodes(root))
         self.decisions: tuple = tuple(_decision(n) for n in self._nodes)
         for n, d in zip(self._nodes, self.decisions):
             n.decision = d
         self._by_name: Dict[str, DecisionN] = {n.name: n for n in self._nodes}
         self.size: Optional[int] = D.space_size(self.decisions)
+        self._dna_spec: Optional[pg.DNASpec] = None
 
     # -- sampling and materialization -----------------------------------------------------------
     def random_assignment(self, rng: Optional[random.Random] = None) -> Dict[str, Any]:
@@ -118,15 +121,22 @@ class Space:
     # -- pyglove at the API boundary ------------------------------------------------------------
     def dna_spec(self) -> pg.DNASpec:
         """A flat pyglove DNASpec whose decision points are this table's decisions."""
-        return D.dna_spec(self.decisions)
+        if self._dna_spec is None:
+            self._dna_spec = D.dna_spec(self.decisions)
+        return self._dna_spec
 
     def to_dna(self, assignment: Mapping[str, Any]) -> pg.DNA:
         """The pyglove DNA of an encoded assignment."""
-        return D.to_dna(self.decisions, assignment)
+        return D.to_dna(self.decisions, assignment, self.dna_spec())
 
     def from_dna(self, dna: pg.DNA) -> Dict[str, Any]:
         """The encoded assignment in a DNA of `dna_spec()`."""
         return D.from_dna(self.decisions, dna)
+
+    def to_pyglove(self) -> Any:
+        """The space as a pyglove symbolic value with `pg.oneof`/`pg.floatv`/... hyper values."""
+        from .pyglove_space import to_pyglove
+        return to_pyglove(self.root)
 
     # -- settings -------------------------------------------------------------------------------
     def search_settings(self) -> Dict[str, Any]:
@@ -150,6 +160,66 @@ class Space:
     def __repr__(self) -> str:
         size = "infinite" if self.size is None else self.size
         return f"Space({self.path or '<string>'}: {len(self.decisions)} decisions, size {size})"
+
+
+def _structural_names(root: ProgramN, shared_names: Dict[int, str]) -> None:
+    """Name every decision without a `name=` by the path of its first use in the evaluated tree.
+
+    Names come from the tree, not from how the text spelled it (a `def` call and its expansion
+    give the same names), so a space printed back (templates expanded) loads with the same names.
+    The walk visits nodes in the order the printer writes them: `let`s, parameters, then fields.
+    """
+    from .printer import FIELD_ORDER, candidate_path
+    seen: set = set()
+    reachable = {id(n) for n in _all_nodes(root)}
+
+    def walk(n, path: str) -> None:
+        k = id(n)
+        if k in seen:
+            return
+        seen.add(k)
+        if isinstance(n, DecisionN) and not n.user_name:
+            n.name = path
+        if isinstance(n, CompN):
+            for f in n.cls.hyp_fields():
+                if f in n.fields:
+                    walk(n.fields[f], f"{path}.{f}")
+        elif isinstance(n, ListN):
+            for i, item in enumerate(n.items):
+                walk(item, f"{path}[{i}]")
+        elif isinstance(n, DictN):
+            for key, item in n.items.items():
+                walk(item, f"{path}.{key}")
+        elif isinstance(n, (ChoiceN, SubsetN)):
+            for j, c in enumerate(n.candidates):
+                walk(c, candidate_path(n.candidates, path, j))
+        elif isinstance(n, OptionalN):
+            walk(n.item, f"{path}.value" if isinstance(n.item, DecisionN) else path)
+        elif isinstance(n, RepeatN):
+            walk(n.count, f"{path}.n")
+            for i, c in enumerate(n.copies):
+                walk(c, f"{path}[{i}]")
+
+    for k, name in shared_names.items():
+        if k in reachable:
+            node = next(x for x in _all_nodes(root) if id(x) == k)
+            walk(node, name)
+    for name, node in root.params.items():
+        walk(node, name)
+    for f in FIELD_ORDER:
+        if f in root.fields:
+            walk(root.fields[f], f)
+
+
+def _all_nodes(root):
+    seen, stack = set(), [root]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        yield n
+        stack.extend(n.children())
 
 
 def _resolve_names(nodes: List[DecisionN]) -> List[DecisionN]:
