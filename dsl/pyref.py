@@ -80,6 +80,12 @@ def split_ref(ref: str) -> tuple:
 
 def resolve(ref: str, base_dir: Optional[str] = None, loc: Optional[Location] = None) -> Callable[..., Any]:
     """The function a `python("...")` reference names."""
+    if ":" not in ref:
+        from .registry import lookup_objective
+        fn = lookup_objective(ref)
+        if fn is None:
+            raise HypError(f"no objective registered as `{ref}` (use @hypsearch.objective, or write \"file.py:{ref}\")", loc)
+        return fn
     try:
         target, name = split_ref(ref)
     except ValueError as e:

@@ -287,7 +287,12 @@ class Evaluator:
                 given[f] = Const(pyref.absolute(node.value, self.base_dir), node.loc)
         if cls.__hyp_name__ == "python":
             node = given.get("ref")
-            if isinstance(node, Const) and isinstance(node.value, str):
+            if isinstance(node, Const) and isinstance(node.value, str) and ":" not in node.value:
+                from .registry import lookup_objective
+                if lookup_objective(node.value) is None:
+                    raise self.error(f"no objective registered as `{node.value}` (register it with @hypsearch.objective "
+                                     f"in an imported file, or write \"file.py:{node.value}\")", node.loc)
+            elif isinstance(node, Const) and isinstance(node.value, str):
                 try:
                     target, fn = pyref.split_ref(node.value)
                 except ValueError as err:

@@ -218,3 +218,13 @@ def test_sample_printed_elsewhere_keeps_working(tmp_path):
     assert again == p
     fn = hypsearch.dsl.pyref.resolve(again.objective.metric.ref)
     assert 0 < fn(again)["value"] <= 100
+
+
+def test_objective_registered_by_name_is_found_from_the_file(tmp_path):
+    (tmp_path / "objs.py").write_text("import hypsearch\n\n@hypsearch.objective(name='neg_lr')\ndef f(p):\n    return -p.params['lr']\n")
+    (tmp_path / "s.hyp").write_text('import "objs.py"\nlr = floatv(0.1, 1.0)\nobjective = minimize(python("neg_lr"))\n')
+    p = hypsearch.load(str(tmp_path / "s.hyp")).sample(seed=0)
+    assert hypsearch.dsl.pyref.resolve(p.objective.metric.ref)(p) == -p.params["lr"]
+    (tmp_path / "t.hyp").write_text('objective = minimize(python("not_registered_xyz"))\n')
+    with pytest.raises(HypError, match="no objective registered as `not_registered_xyz`"):
+        hypsearch.load(str(tmp_path / "t.hyp"))

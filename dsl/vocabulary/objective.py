@@ -8,11 +8,12 @@ from ..registry import Component, builtin
 
 @builtin("python")
 class python(Component):
-    """A Python function `file.py:name` (relative to the .hyp file) or `module:name`."""
+    """A Python function: `file.py:name` (relative to the .hyp file), `module:name`, or the name of
+    an objective registered with `@hypsearch.objective` in an imported file."""
 
     __hyp_positional__ = True
 
-    ref: Annotated[str, "\"file.py:function\" or \"package.module:function\""]
+    ref: Annotated[str, "\"file.py:function\", \"package.module:function\" or a registered objective's name"]
 
 
 class Objective(Component):
