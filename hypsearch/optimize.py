@@ -1,0 +1,145 @@
+"""In-process search, the Optuna `optimize` habit: propose a program, score it with a function, repeat.
+
+`optimize(space, fn)` runs one trial at a time in this process: the algorithm proposes an
+assignment, the space materializes the concrete program, `fn(program)` scores it. A function that
+raises, or returns something that is not a finite number, marks the trial failed (the algorithm
+learns from it and never proposes it again); the search goes on. Without `fn`, the program's own
+objective is used when it is `maximize(python("f.py:fn"))` or `minimize(...)` (the direction then
+comes from the objective). Training objectives (a metric name) need the runner: `hypsearch run`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import sys
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from hypsearch.dsl.errors import HypError
+from hypsearch.search import Algorithm, algorithm
+
+
+@dataclass
+class Trial:
+    """One evaluated program: its choices (decision -> user value) and what it scored."""
+
+    number: int
+    program: Any
+    choices: Dict[str, Any]
+    assignment: Dict[str, Any]
+    value: Optional[float] = None
+    status: str = "ok"  # ok | failed
+    error: Optional[str] = None
+    metrics: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimizeResult:
+    """Every trial in order, the best one, the direction and the algorithm (for its state)."""
+
+    trials: List[Trial]
+    best: Optional[Trial]
+    mode: str
+    algorithm: Algorithm
+
+    def __repr__(self) -> str:
+        failed = sum(t.status == "failed" for t in self.trials)
+        best = f"best value {self.best.value:g} (trial {self.best.number})" if self.best else "no successful trial"
+        return f"OptimizeResult({len(self.trials)} trials, {failed} failed, {best})"
+
+
+def optimize(space: Any, fn: Optional[Callable[[Any], Any]] = None, *, algo: str = "mcts", trials: int = 100,
+             seed: Optional[int] = None, mode: str = "max", **options: Any) -> OptimizeResult:
+    """Search `space` (a Space or a `.hyp` path) for `trials` programs scored by `fn(program)`;
+    `mode` is "max" or "min"; `options` go to the algorithm."""
+    if isinstance(space, (str, os.PathLike)):
+        import hypsearch
+        space = hypsearch.load(os.fspath(space))
+    if mode not in ("max", "min"):
+        raise HypError(f"mode must be \"max\" or \"min\", got {mode!r}")
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise HypError(f"trials must be a positive integer, got {trials!r}")
+    if fn is None:
+        fn, mode = _objective_of(space)
+    elif not callable(fn):
+        raise HypError(f"fn must be a function of a program, got {type(fn).__name__}")
+    try:
+        search = algorithm(algo, space.decisions, seed=seed, **options)
+    except ValueError as e:
+        raise HypError(str(e)) from None
+    sign = 1.0 if mode == "max" else -1.0
+    done: List[Trial] = []
+    for number in range(trials):
+        proposal = search.propose()
+        if proposal is None:  # a finite space, every program evaluated
+            break
+        program = space.materialize(proposal.assignment)
+        trial = Trial(number, program, space.decode(proposal.assignment), dict(proposal.assignment))
+        try:
+            trial.value, trial.metrics = _value(fn(program), fn)
+        except Exception as e:  # the user's function: record, learn, go on
+            trial.status, trial.error = "failed", f"{type(e).__name__}: {e}"
+            search.fail(proposal, trial.error)
+        else:
+            search.tell(proposal, sign * trial.value)
+        done.append(trial)
+    ok = [t for t in done if t.status == "ok"]
+    best = (max if mode == "max" else min)(ok, key=lambda t: t.value) if ok else None
+    return OptimizeResult(done, best, mode, search)
+
+
+def _value(out: Any, fn: Any) -> Tuple[float, Dict[str, Any]]:
+    """The number `fn` returned: itself, or the `value` (or `fn`'s name, or only numeric) entry of a dict."""
+    metrics: Dict[str, Any] = {}
+    if isinstance(out, dict):
+        metrics = dict(out)
+        numbers = [k for k, v in metrics.items() if _is_number(v)]
+        name = getattr(fn, "__name__", "")
+        key = next((k for k in ("value", name) if k in metrics), numbers[0] if len(numbers) == 1 else None)
+        if key is None:
+            raise ValueError(f"the function returned a dict without a `value` entry (keys: {', '.join(map(str, metrics))})")
+        out = metrics[key]
+    if not _is_number(out):
+        raise TypeError(f"the function must return a number or a dict with a `value` entry, got {out!r}")
+    value = float(out)
+    if not math.isfinite(value):
+        raise ValueError(f"the function returned {value}")
+    return value, metrics
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _objective_of(space: Any) -> Tuple[Callable[[Any], Any], str]:
+    """The Python objective of the space's programs and its direction."""
+    from hypsearch.dsl.pyref import resolve
+    from hypsearch.dsl.vocabulary.objective import maximize, minimize, python
+
+    program = space.materialize(_any_assignment(space))
+    objective = getattr(program, "objective", None)
+    if not isinstance(objective, (maximize, minimize)) or not isinstance(objective.metric, python):
+        raise HypError("optimize() without fn needs a Python objective in the file, "
+                       "objective = maximize(python(\"f.py:fn\")) or minimize(...); "
+                       "training metrics need the runner (`hypsearch run`), or pass fn")
+    base_dir = os.path.dirname(os.path.abspath(space.path)) if getattr(space, "path", None) else None
+    return resolve(objective.metric.ref, base_dir), "max" if isinstance(objective, maximize) else "min"
+
+
+def _any_assignment(space: Any) -> Dict[str, Any]:
+    import random
+    return space.random_assignment(random.Random(0))
+
+
+class _CallableModule(types.ModuleType):
+    """Importing this submodule binds `hypsearch.optimize` to the module, hiding the function of
+    the same name in `hypsearch/__init__.py`; calling the module calls the function instead."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> OptimizeResult:
+        return optimize(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
