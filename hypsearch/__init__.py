@@ -11,6 +11,10 @@ from typing import Any
 from .dsl.errors import HypError
 from .dsl.registry import component, objective
 from .dsl.api import Space, dumps, load, loads
+# Bound eagerly: importing a submodule named like a function would otherwise rebind the package
+# attribute (`hypsearch.run`) to the module. Neither imports torch or Ray at import time.
+from .optimize import optimize
+from .run import run
 
 __version__ = "0.1.0"
 
@@ -24,18 +28,6 @@ def build(program: Any, input_shape: Any = None):
     """Lower a concrete program to a torch `nn.Module` (imports torch)."""
     from .compile import build as _build
     return _build(program, input_shape=input_shape)
-
-
-def optimize(space: Any, fn: Any = None, **kwargs: Any):
-    """Run an in-process search: `fn(program) -> number` for each proposed program."""
-    from .optimize import optimize as _optimize
-    return _optimize(space, fn, **kwargs)
-
-
-def run(path_or_space: Any, **kwargs: Any):
-    """Run an experiment (train and score each proposed program), as `hypsearch run` does."""
-    from .run import run as _run
-    return _run(path_or_space, **kwargs)
 
 
 def load_model(path: str):

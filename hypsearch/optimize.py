@@ -13,8 +13,6 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import sys
-import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -51,13 +49,20 @@ class OptimizeResult:
         return f"OptimizeResult({len(self.trials)} trials, {failed} failed, {best})"
 
 
-def optimize(space: Any, fn: Optional[Callable[[Any], Any]] = None, *, algo: str = "mcts", trials: int = 100,
-             seed: Optional[int] = None, mode: str = "max", **options: Any) -> OptimizeResult:
+def optimize(space: Any, fn: Optional[Callable[[Any], Any]] = None, *, algo: Optional[str] = None,
+             trials: Optional[int] = None, seed: Optional[int] = None, mode: str = "max", **options: Any) -> OptimizeResult:
     """Search `space` (a Space or a `.hyp` path) for `trials` programs scored by `fn(program)`;
-    `mode` is "max" or "min"; `options` go to the algorithm."""
+    `mode` is "max" or "min"; `options` go to the algorithm. Unset arguments come from the file's
+    `search(...)` block, then default to mcts and 100 trials."""
     if isinstance(space, (str, os.PathLike)):
-        import hypsearch
-        space = hypsearch.load(os.fspath(space))
+        from .dsl.api import load
+        space = load(os.fspath(space))
+    settings = space.search_settings() if hasattr(space, "search_settings") else {}
+    algo = algo or settings.get("algo") or "mcts"
+    trials = trials if trials is not None else settings.get("trials") or 100
+    seed = seed if seed is not None else settings.get("seed")
+    if settings.get("options") and not options and algo == settings.get("algo"):
+        options = dict(settings["options"])
     if mode not in ("max", "min"):
         raise HypError(f"mode must be \"max\" or \"min\", got {mode!r}")
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
@@ -132,14 +137,3 @@ def _objective_of(space: Any) -> Tuple[Callable[[Any], Any], str]:
 def _any_assignment(space: Any) -> Dict[str, Any]:
     import random
     return space.random_assignment(random.Random(0))
-
-
-class _CallableModule(types.ModuleType):
-    """Importing this submodule binds `hypsearch.optimize` to the module, hiding the function of
-    the same name in `hypsearch/__init__.py`; calling the module calls the function instead."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> OptimizeResult:
-        return optimize(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

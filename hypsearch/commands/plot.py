@@ -1,0 +1,26 @@
+"""`hypsearch plot`: best-so-far curves of one or more experiments."""
+
+from __future__ import annotations
+
+import argparse
+
+DESCRIPTION = """\
+Plot the best value found so far against the trial number and against wall time, one line per
+experiment directory (to compare algorithms or settings). Writes a PNG.
+
+example:
+  hypsearch plot runs/mcts-* runs/random-* --out curve.png
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dirs", nargs="+", metavar="DIR", help="experiment directories")
+    parser.add_argument("--out", required=True, metavar="FILE", help="the image to write (.png)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..run.plot import plot
+
+    path = plot(args.dirs, args.out)
+    print(f"wrote {path}")
+    return 0

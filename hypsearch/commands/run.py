@@ -1,0 +1,77 @@
+"""`hypsearch run`: search a space, training and scoring each proposed program."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..dsl.errors import HypError
+
+DESCRIPTION = """\
+Search a .hyp space: the algorithm proposes programs, each is trained and scored as one trial
+(on Ray Tune by default, or in this process with --executor inline), and everything is recorded
+in an experiment directory (--out, default runs/<space>-<time>). Options given here override the
+file's search(...) block. `hypsearch run --resume DIR` continues an interrupted experiment.
+
+examples:
+  hypsearch run examples/quickstart.hyp --algo mcts
+  hypsearch run space.hyp --trials 50 --gpus-per-trial 0.25 --scheduler asha
+  hypsearch run space.hyp --address 10.0.0.5:6379 --storage s3://bucket/runs
+  hypsearch run --resume runs/space-20250101-120000
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?", help="the .hyp space to search (not with --resume)")
+    parser.add_argument("--resume", metavar="DIR", help="continue the experiment in DIR")
+    parser.add_argument("--algo", choices=["random", "mcts", "smbo", "evolution"], help="search algorithm")
+    parser.add_argument("--trials", type=int, metavar="N", help="number of trials in all (resumed ones included)")
+    parser.add_argument("--seed", type=int, metavar="S", help="seed of the algorithm (default: chosen and recorded)")
+    parser.add_argument("--out", metavar="DIR", help="experiment directory (default runs/<space>-<time>)")
+    parser.add_argument("--executor", choices=["ray", "inline"], help="ray (default) or inline: one trial at a time in this process")
+    parser.add_argument("--address", metavar="A", help="join this Ray cluster (default: start a local Ray)")
+    parser.add_argument("--storage", metavar="URI", help="where Ray Tune stores its results (shared path or bucket for clusters)")
+    parser.add_argument("--cpus-per-trial", type=float, metavar="C", help="CPUs per trial (default 1)")
+    parser.add_argument("--gpus-per-trial", type=float, metavar="G", help="GPUs per trial; fractions pack trials on one GPU (default 0)")
+    parser.add_argument("--max-concurrent", type=int, metavar="K", help="trials at once (default: as many as resources allow)")
+    parser.add_argument("--scheduler", choices=["fifo", "asha"], help="fifo (default) or asha: stop poor trials early")
+    parser.add_argument("--max-failures", type=int, metavar="F", help="retries of a trial whose worker died (default 2)")
+    parser.add_argument("--algo-opt", action="append", default=[], metavar="KEY=VALUE", help="algorithm option (repeatable)")
+    parser.add_argument("--dashboard", action="store_true", default=None, help="start Ray's dashboard (local Ray only)")
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
+    parser.add_argument("--top", type=int, default=5, metavar="N", help="rows of the final table (default 5)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..run import run
+    from ..run.report import trials_table
+    from ..run.settings import parse_algo_options
+
+    if args.resume and args.file:
+        raise HypError("give either a FILE or --resume DIR, not both")
+    if not args.resume and not args.file:
+        raise HypError("hypsearch run needs a .hyp FILE (or --resume DIR)")
+    if args.file and not os.path.exists(args.file):
+        raise HypError(f"no such file: {args.file}")
+    options = {
+        "algo": args.algo, "trials": args.trials, "seed": args.seed, "out": args.out, "executor": args.executor,
+        "address": args.address, "storage": args.storage, "cpus_per_trial": args.cpus_per_trial,
+        "gpus_per_trial": args.gpus_per_trial, "max_concurrent": args.max_concurrent, "scheduler": args.scheduler,
+        "max_failures": args.max_failures, "dashboard": args.dashboard,
+        "algo_options": parse_algo_options(args.algo_opt) if args.algo_opt else None,
+        "progress": not args.quiet,
+    }
+    command = ["hypsearch"] + sys.argv[1:]
+    experiment = run(args.file, resume=args.resume, command=command, **options)
+    counts = experiment.counts()
+    print(f"\n{len(experiment.trials)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    print(trials_table(experiment.trials, experiment.mode, top=args.top))
+    if experiment.best_hyp:
+        print(f"\nbest program: {experiment.best_hyp}")
+        if experiment.best_weights:
+            print(f"best weights: {experiment.best_weights}")
+    else:
+        print("\nno trial finished with status ok")
+    print(f"experiment:   {experiment.dir}")
+    return 0

@@ -1,0 +1,49 @@
+"""`hypsearch show`: the trials of an experiment directory, counts by status and the best program."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+DESCRIPTION = """\
+Show an experiment directory: the trials table (sorted by --sort: value, id, duration or any
+reported metric), counts by status and the best program. --json prints everything as JSON.
+
+examples:
+  hypsearch show runs/quickstart-20250101-120000
+  hypsearch show runs/quickstart-20250101-120000 --sort val_loss --top 20
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", help="experiment directory")
+    parser.add_argument("--json", action="store_true", help="print the experiment as JSON")
+    parser.add_argument("--sort", metavar="METRIC", help="sort by value (default), id, duration or a metric")
+    parser.add_argument("--top", type=int, metavar="N", help="show only the first N rows")
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..run.experiment import Experiment
+    from ..run.report import sort_trials, trials_table
+
+    exp = Experiment.open(args.dir)
+    best = exp.best
+    if args.json:
+        rows = sort_trials(exp.trials, exp.mode, args.sort)
+        if args.top is not None:
+            rows = rows[:args.top]
+        print(json.dumps({
+            "dir": exp.dir, "mode": exp.mode, "settings": exp.settings.to_json(), "counts": exp.counts(),
+            "best": None if best is None else best.to_json(), "best_hyp": exp.best_hyp,
+            "trials": [r.to_json() for r in rows],
+        }, indent=2))
+        return 0
+    counts = ", ".join(f"{n} {s}" for s, n in exp.counts().items() if n) or "none finished"
+    print(f"{exp.dir}: {exp.settings.algo}, {len(exp.trials)}/{exp.settings.trials} trials ({counts}), "
+          f"objective {'maximised' if exp.mode == 'max' else 'minimised'}")
+    if exp.trials:
+        print(trials_table(exp.trials, exp.mode, top=args.top, sort=args.sort))
+    if best is not None:
+        print(f"\nbest: trial {best.id}, value {best.value:.6g}" + (f"  ({exp.best_hyp})" if exp.best_hyp else ""))
+        print(best.program.rstrip())
+    return 0

@@ -1,0 +1,202 @@
+"""The Ray executor: one Ray Tune trial per proposed program, on a fresh local Ray instance or an
+existing cluster (`--address`).
+
+The only module that imports Ray. Local default: `ray.init(address="local")` (never a cluster it
+happens to find), no dashboard unless asked, Ray's token authentication left as Ray sets it, shut
+down at the end. Actors are reused between trials and Tune's console output is silenced, which
+brings the per-trial overhead from about a second to tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from typing import Any, Dict
+
+from .coordinator import Coordinator
+from .settings import RunSettings
+
+# Set before Ray is imported: quiet Tune (our own progress line replaces its tables) and no
+# per-result metric checks (failed trials report no objective).
+_ENV = {
+    "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",
+    "RAY_AIR_NEW_OUTPUT": "0",
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
+    "RAY_DEDUP_LOGS": "1",
+    "TUNE_MAX_PENDING_TRIALS_PG": "16",
+    "RAY_TRAIN_V2_ENABLED": "0",
+}
+
+
+def _trainable(config: Dict[str, Any]) -> None:
+    """A Tune function trainable: rebuild the program from its text, train, report every epoch."""
+    from ray import tune
+    import ray
+
+    from .tune_searcher import OBJECTIVE_KEY
+    from .worker import rebuild, run_trial, save_weights
+
+    epochs = config.get("hyp_epochs")
+    state = {"count": 0, "held": None}
+
+    def report(metrics: Dict[str, Any]) -> None:
+        # evaluate() puts the objective's value under OBJECTIVE_KEY in every epoch's metrics.
+        state["count"] += 1
+        row = _numeric(metrics)
+        if not epochs or state["count"] >= epochs:
+            state["held"] = row  # the last epoch goes out with the final summary, in one report
+        else:
+            tune.report(row)
+
+    started = time.time()
+    gpu_ids = ray.get_gpu_ids()
+    device = "cpu"
+    if gpu_ids:
+        import torch
+        if torch.cuda.is_available():
+            device = "cuda"
+    try:
+        program = rebuild(config["hyp_program"], config.get("hyp_file"))
+    except Exception as e:  # a program text that does not parse back: invalid, not retried
+        from .worker import Outcome
+        outcome = Outcome("invalid", error=f"{type(e).__name__}: {e}", started=started, finished=time.time())
+    else:
+        base_dir = os.path.dirname(config["hyp_file"]) if config.get("hyp_file") else None
+        outcome = run_trial(program, report=report, device=device, base_dir=base_dir)
+    final = dict(state["held"] or {})
+    if outcome.status == "ok" and OBJECTIVE_KEY not in final:
+        final[OBJECTIVE_KEY] = outcome.value
+    if outcome.status == "ok" and outcome.model is not None and config.get("hyp_weights"):
+        os.makedirs(config["hyp_weights"], exist_ok=True)
+        save_weights(os.path.join(config["hyp_weights"], f"{config['hyp_id']}.pt"), outcome.model, config["hyp_program"],
+                     config.get("hyp_file"))
+    final.update({
+        "hyp_done": 1, "hyp_status": outcome.status,
+        "hyp_value": outcome.value if outcome.value is not None else float("nan"),
+        "hyp_error": outcome.error or "", "hyp_history": json.dumps(_jsonable(outcome.history)),
+        "hyp_started": outcome.started, "hyp_finished": outcome.finished, "hyp_fatal": int(outcome.fatal),
+        "hyp_budget": outcome.budget,
+    })
+    tune.report(final)
+
+
+def _numeric(metrics: Dict[str, Any]) -> Dict[str, Any]:
+    out = {}
+    for k, v in metrics.items():
+        if isinstance(v, bool):
+            out[k] = int(v)
+        elif isinstance(v, (int, float)):
+            out[k] = v
+        elif hasattr(v, "item"):
+            out[k] = v.item()
+        elif isinstance(v, dict):
+            out[k] = _numeric(v)
+    return out
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "item"):
+        return _jsonable(x.item())
+    return x if isinstance(x, (str, int, float, bool)) or x is None else str(x)
+
+
+def run_ray(coord: Coordinator, settings: RunSettings, experiment_name: str = "tune") -> None:
+    """Run the coordinator's trials as Ray Tune trials until it has none left."""
+    for k, v in _ENV.items():
+        os.environ.setdefault(k, v)
+    if settings.address:
+        _token_auth_for_cluster()  # before Ray is imported: it reads its auth mode once
+    import ray
+    from ray import tune
+
+    from .tune_searcher import OBJECTIVE_KEY, HypSearcher, SilentReporter, TrialTracker
+
+    started_here = False
+    if not ray.is_initialized():
+        init: Dict[str, Any] = {"log_to_driver": True, "logging_level": "WARNING", "configure_logging": True}
+        if settings.address:
+            host = settings.address.split("://")[-1].rsplit(":", 1)[0]
+            if host in ("127.0.0.1", "localhost", "::1"):
+                # A cluster on loopback: without this the driver registers under the machine's
+                # outward address and never finds the loopback raylet.
+                init["_node_ip_address"] = "127.0.0.1"
+            ray.init(address=settings.address, **init)
+        else:
+            ray.init(address="local", include_dashboard=settings.dashboard, **init)
+        started_here = True
+    try:
+        remaining = coord.budget_left()
+        if remaining <= 0:
+            return
+        resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
+        max_concurrent = settings.max_concurrent or _fit_concurrency(ray.cluster_resources(), settings)
+        trials: Dict[str, Any] = {}
+        searcher = HypSearcher(coord, trials)
+        scheduler = None
+        if settings.scheduler == "asha":
+            from ray.tune.schedulers import ASHAScheduler
+            scheduler = ASHAScheduler(time_attr="training_iteration", metric=OBJECTIVE_KEY, mode=coord.mode,
+                                      max_t=max(coord_max_epochs(coord), 1), grace_period=1, reduction_factor=2)
+        storage = settings.storage or coord.exp.ray
+        tuner = tune.Tuner(
+            tune.with_resources(_trainable, resources),
+            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=remaining,
+                                        max_concurrent_trials=max_concurrent, reuse_actors=True,
+                                        trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
+            run_config=tune.RunConfig(
+                name=experiment_name, storage_path=storage if "://" in storage else os.path.abspath(storage),
+                verbose=0, progress_reporter=SilentReporter(), log_to_file=False,
+                failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                callbacks=[TrialTracker(coord, trials)],
+            ),
+        )
+        tuner.fit()
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _token_auth_for_cluster() -> None:
+    """Keep Ray's token authentication on when joining a cluster: Ray itself turns it on only for
+    clusters it finds on its own, so with an explicit address and a token on this machine, say so
+    (RAY_AUTH_MODE set by the user wins, e.g. `disabled` for a cluster without authentication)."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    token_file = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or os.path.exists(token_file):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
+def _trial_name(trial: Any) -> str:
+    return f"trial_{trial.config.get('hyp_id')}_{trial.trial_id}"
+
+
+def coord_max_epochs(coord: Coordinator) -> int:
+    """The most epochs any program of the space trains for (ASHA's max_t)."""
+    for d in getattr(coord.space, "decisions", ()):
+        if d.name.endswith("train.epochs") and d.kind == "int":
+            return int(d.high)
+    try:
+        from .coordinator import epochs_of
+        return epochs_of(coord.space.sample(seed=0)) or 1
+    except Exception:
+        return 100
+
+
+def _fit_concurrency(resources: Dict[str, float], settings: RunSettings) -> int:
+    """As many trials at once as the cluster's CPUs and GPUs hold."""
+    limits = []
+    if settings.cpus_per_trial > 0:
+        limits.append(int(resources.get("CPU", 1) // settings.cpus_per_trial))
+    if settings.gpus_per_trial > 0:
+        limits.append(int(round(resources.get("GPU", 0) / settings.gpus_per_trial, 6)))
+    return max(1, min(limits) if limits else 1)

@@ -1,0 +1,193 @@
+"""The experiment directory and the `Experiment` read back from it.
+
+Layout of DIR:
+  trials.jsonl     the journal, one line per finished trial (see journal.py)
+  searcher.json    the algorithm's state and the trials it has in flight (see state.py)
+  run.json         reproducibility record: command line, settings, seeds, versions
+  space/           a copy of the space file and the Python files it imports
+  best.hyp         the best concrete program, valid `.hyp`
+  best.pt          its trained weights (state dict + `.hyp` text)
+  weights/         weights of finished trials waiting to be compared with the best (transient)
+  ray/             Ray Tune's own results (unless --storage points elsewhere)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+from ..dsl.errors import HypError
+from . import journal
+from .journal import TrialRecord
+from .settings import RunSettings
+
+
+class ExperimentDir:
+    """Paths inside one experiment directory."""
+
+    def __init__(self, path: str):
+        self.path = os.path.abspath(path)
+        self.journal = os.path.join(self.path, "trials.jsonl")
+        self.state = os.path.join(self.path, "searcher.json")
+        self.run_json = os.path.join(self.path, "run.json")
+        self.space_dir = os.path.join(self.path, "space")
+        self.best_hyp = os.path.join(self.path, "best.hyp")
+        self.best_pt = os.path.join(self.path, "best.pt")
+        self.weights = os.path.join(self.path, "weights")
+        self.ray = os.path.join(self.path, "ray")
+
+    def exists(self) -> bool:
+        return os.path.exists(self.run_json)
+
+    def read_run(self) -> Dict[str, Any]:
+        """The run.json record; HypError when DIR is not an experiment directory."""
+        if not os.path.exists(self.run_json):
+            raise HypError(f"{self.path} is not an experiment directory (no run.json)")
+        with open(self.run_json, "r", encoding="utf-8") as f:
+            return json.load(f)
+
+    def space_file(self) -> str:
+        """The copy of the space file."""
+        return os.path.join(self.space_dir, self.read_run()["space_file"])
+
+
+def default_out(space_path: Optional[str]) -> str:
+    """runs/<space>-<time> under the current directory."""
+    stem = os.path.splitext(os.path.basename(space_path))[0] if space_path else "space"
+    return os.path.join("runs", f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def create(exp: ExperimentDir, space: Any, settings: RunSettings, command: Sequence[str],
+           files: Sequence[str]) -> str:
+    """Make DIR, copy the space and the Python files it uses, write run.json; the space copy's path."""
+    if os.path.exists(exp.journal) and os.path.getsize(exp.journal) > 0:
+        raise HypError(f"{exp.path} already holds an experiment; use `hypsearch run --resume {exp.path}` "
+                       f"or choose another --out")
+    os.makedirs(exp.space_dir, exist_ok=True)
+    space_file = _copy_sources(exp, space, files)
+    record = {
+        "command": list(command),
+        "cwd": os.getcwd(),
+        "created": time.time(),
+        "source": getattr(space, "path", None),
+        "space_file": os.path.relpath(space_file, exp.space_dir),
+        "settings": settings.to_json(),
+        "seeds": {"algorithm": settings.seed},
+        "versions": versions(),
+        "host": platform.node(),
+    }
+    _write_json(exp.run_json, record)
+    return space_file
+
+
+def _copy_sources(exp: ExperimentDir, space: Any, files: Sequence[str]) -> str:
+    """Mirror the space file and its Python files under DIR/space/, keeping their relative layout
+    (so the copy's relative imports and python("...") references resolve to the copies)."""
+    import hypsearch
+    src = getattr(space, "path", None)
+    if not (src and os.path.isfile(src)):
+        dst = os.path.join(exp.space_dir, "space.hyp")
+        with open(dst, "w", encoding="utf-8") as f:
+            f.write(hypsearch.dumps(space, path=dst))
+        return dst
+    src = os.path.abspath(src)
+    files = [os.path.abspath(f) for f in files if os.path.isfile(f)]
+    root = os.path.commonpath([os.path.dirname(src)] + [os.path.dirname(f) for f in files])
+    for path in [src] + files:
+        target = os.path.join(exp.space_dir, os.path.relpath(path, root))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(path, target)
+    return os.path.join(exp.space_dir, os.path.relpath(src, root))
+
+
+def versions() -> Dict[str, Optional[str]]:
+    """Versions of Python and the libraries a result depends on (without importing them)."""
+    from importlib import metadata
+    out: Dict[str, Optional[str]] = {"python": sys.version.split()[0]}
+    for name in ("torch", "ray", "pyglove", "hypsearch", "numpy", "scikit-learn"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def update_run(exp: ExperimentDir, **fields: Any) -> None:
+    """Add fields to run.json (e.g. the resumes of an experiment)."""
+    record = exp.read_run()
+    for k, v in fields.items():
+        if isinstance(record.get(k), list) and isinstance(v, list):
+            record[k] = record[k] + v
+        else:
+            record[k] = v
+    _write_json(exp.run_json, record)
+
+
+def _write_json(path: str, data: Any) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+    os.replace(tmp, path)
+
+
+def best_of(records: Sequence[TrialRecord], mode: str) -> Optional[TrialRecord]:
+    """The best finished (status ok) trial; ties go to the earlier one."""
+    best = None
+    for r in records:
+        if r.status != "ok" or r.value is None:
+            continue
+        if best is None or (r.value > best.value if mode == "max" else r.value < best.value):
+            best = r
+    return best
+
+
+@dataclass
+class Experiment:
+    """An experiment as its directory records it: settings, trials, best."""
+
+    dir: str
+    settings: RunSettings
+    mode: str
+    trials: List[TrialRecord] = field(default_factory=list)
+    run: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best(self) -> Optional[TrialRecord]:
+        """The best trial with status ok, or None."""
+        return best_of(self.trials, self.mode)
+
+    @property
+    def best_hyp(self) -> Optional[str]:
+        path = ExperimentDir(self.dir).best_hyp
+        return path if os.path.exists(path) else None
+
+    @property
+    def best_weights(self) -> Optional[str]:
+        path = ExperimentDir(self.dir).best_pt
+        return path if os.path.exists(path) else None
+
+    def counts(self) -> Dict[str, int]:
+        """Number of trials by status."""
+        out = {s: 0 for s in journal.STATUSES}
+        for r in self.trials:
+            out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+    @classmethod
+    def open(cls, path: str) -> "Experiment":
+        """Read an experiment directory (HypError when it is not one)."""
+        exp = ExperimentDir(path)
+        run = exp.read_run()
+        return cls(dir=exp.path, settings=RunSettings.from_json(run.get("settings", {})),
+                   mode=run.get("mode", "max"), trials=journal.read(exp.journal), run=run)
+
+    def __repr__(self) -> str:
+        best = self.best
+        return (f"Experiment({self.dir!r}, trials={len(self.trials)}, "
+                f"best={None if best is None else (best.id, best.value)})")

@@ -1,0 +1,80 @@
+"""Trials as console tables (`hypsearch run`'s closing table, `hypsearch show`)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional, Sequence
+
+from ..dsl.errors import HypError
+from .journal import TrialRecord
+
+
+def last_metrics(record: TrialRecord) -> Dict[str, Any]:
+    """The metrics of a trial's last epoch (its final metrics)."""
+    return dict(record.metrics[-1]) if record.metrics else {}
+
+
+def metric_names(records: Sequence[TrialRecord]) -> List[str]:
+    """Numeric metric names found in the trials' last epochs, in first-seen order."""
+    names: List[str] = []
+    for r in records:
+        for k, v in last_metrics(r).items():
+            if k not in names and isinstance(v, (int, float)) and not isinstance(v, bool) and k != "epoch":
+                names.append(k)
+    return names
+
+
+def sort_trials(records: Sequence[TrialRecord], mode: str, key: Optional[str] = None) -> List[TrialRecord]:
+    """Best first by `key` (value, id, duration or a metric name); trials without it go last."""
+    key = key or "value"
+    if key == "id":
+        return sorted(records, key=lambda r: r.id)
+    if key == "duration":
+        return sorted(records, key=lambda r: r.finished - r.started)
+    available = ["value", "id", "duration"] + metric_names(records)
+    if key not in available:
+        raise HypError(f"cannot sort by `{key}`; available: {', '.join(available)}")
+    # For the objective, best first follows the mode; for other metrics, losses ascend and
+    # everything else descends.
+    descending = (mode == "max") if key == "value" else ("loss" not in key)
+
+    def get(r: TrialRecord) -> Optional[float]:
+        v = r.value if key == "value" else last_metrics(r).get(key)
+        return float(v) if isinstance(v, (int, float)) and math.isfinite(float(v)) else None
+
+    have = [r for r in records if get(r) is not None]
+    missing = [r for r in records if get(r) is None]
+    return sorted(have, key=lambda r: get(r), reverse=descending) + sorted(missing, key=lambda r: r.id)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def trials_table(records: Sequence[TrialRecord], mode: str, top: Optional[int] = None,
+                 sort: Optional[str] = None) -> str:
+    """A fixed-width table: id, status, value, main metrics, duration, choices."""
+    rows = sort_trials(records, mode, sort)
+    if top is not None:
+        rows = rows[:top]
+    metrics = [m for m in metric_names(rows) if m not in ("value",)][:4]
+    header = ["id", "status", "value"] + metrics + ["secs", "choices"]
+    table = [header]
+    for r in rows:
+        last = last_metrics(r)
+        choices = ", ".join(f"{k}={_fmt(v)}" for k, v in (r.choices or {}).items())
+        if len(choices) > 70:
+            choices = choices[:67] + "..."
+        if not choices and r.error:
+            choices = r.error.splitlines()[0][:70]
+        table.append([str(r.id), r.status, _fmt(r.value)] + [_fmt(last.get(m)) for m in metrics]
+                     + [f"{r.finished - r.started:.1f}", choices])
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    lines = []
+    for row in table:
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+    return "\n".join(line.rstrip() for line in lines)
