@@ -270,8 +270,8 @@ class _SpacePrinter:
         return _call(node.call_name, args, indent)
 
 
-def _occurrences(root: SNode, target: SNode) -> int:
-    """Uses of `target` inside `root`, shared subtrees counted once per use."""
+def _occurrence_counter(target: SNode):
+    """A function: uses of `target` inside a node, shared subtrees counted once per use."""
     memo: Dict[int, int] = {}
 
     def occ(n: SNode) -> int:
@@ -282,21 +282,17 @@ def _occurrences(root: SNode, target: SNode) -> int:
             memo[k] = sum(occ(c) for c in n.children())
         return memo[k]
 
-    return occ(root)
+    return occ
+
+
+def _occurrences(root: SNode, target: SNode) -> int:
+    """Uses of `target` inside `root`."""
+    return _occurrence_counter(target)(root)
 
 
 def _lowest_common_owner(roots: List[SNode], target: SNode) -> Optional[SNode]:
     """The smallest subtree (other than `target`) that holds every use of `target`."""
-    memo: Dict[int, int] = {}
-
-    def occ(n: SNode) -> int:
-        if n is target:
-            return 1
-        k = id(n)
-        if k not in memo:
-            memo[k] = sum(occ(c) for c in n.children())
-        return memo[k]
-
+    occ = _occurrence_counter(target)
     total = sum(occ(r) for r in roots)
     holders = [r for r in roots if occ(r) == total]
     if not holders:
