@@ -1,0 +1,120 @@
+"""Loaders of the built-in data sets: scikit-learn's bundled sets (offline) and a synthetic one.
+
+Digits pixels (0-16) are scaled to [0, 1], which keeps images and permutations intact; the
+tabular sets (wine, breast_cancer, iris, regression) are standardised with training statistics.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict
+
+import numpy as np
+
+from hypsearch.dsl.errors import HypError
+
+from .dataset import Dataset
+from .split import split_indices, standardize
+
+MAX_SPLIT_TASKS = 5  # 10 digits, 2 per task
+
+
+def _digit_arrays():
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return (bunch.data / 16.0).astype(np.float32), bunch.target.astype(np.int64)
+
+
+def load_digits_set(comp) -> Dataset:
+    """digits(image, sequence): 64 flat pixels, 1x8x8 images or 8 rows of 8 pixels."""
+    if comp.image and comp.sequence:
+        raise HypError("digits: choose one of image = true (1x8x8) and sequence = true (8 tokens of 8), not both")
+    x, y = _digit_arrays()
+    tr, va = split_indices(len(y), comp.val_fraction, comp.seed, labels=y)
+    info = comp.info()
+    shape = (-1,) + tuple(info.input_shape)
+    return Dataset("digits", x[tr].reshape(shape), y[tr], x[va].reshape(shape), y[va], info)
+
+
+def load_split_digits(comp) -> Dataset:
+    """split_digits(tasks): task t holds digits 2t and 2t+1; labels stay 0-9."""
+    if not 1 <= comp.tasks <= MAX_SPLIT_TASKS:
+        raise HypError(f"split_digits: tasks must be 1-{MAX_SPLIT_TASKS} (2 digits per task), got {comp.tasks}")
+    x, y = _digit_arrays()
+    keep = y < 2 * comp.tasks
+    x, y = x[keep], y[keep]
+    tr, va = split_indices(len(y), comp.val_fraction, comp.seed, labels=y)
+    return Dataset("split_digits", x[tr], y[tr], x[va], y[va], comp.info(),
+                   task_train=y[tr] // 2, task_val=y[va] // 2)
+
+
+def load_permuted_digits(comp) -> Dataset:
+    """permuted_digits(tasks): every digit once per task, pixels shuffled by the task's permutation.
+
+    The underlying images are split once, so no validation image is trained on under any task.
+    """
+    if comp.tasks < 1:
+        raise HypError(f"permuted_digits: tasks must be at least 1, got {comp.tasks}")
+    x, y = _digit_arrays()
+    tr, va = split_indices(len(y), comp.val_fraction, comp.seed, labels=y)
+    rng = np.random.default_rng([comp.seed, 1])  # a stream of its own, apart from the split's
+    perms = [rng.permutation(x.shape[1]) for _ in range(comp.tasks)]
+
+    def stack(idx):
+        xs = np.concatenate([x[idx][:, p] for p in perms])
+        ys = np.tile(y[idx], comp.tasks)
+        ts = np.repeat(np.arange(comp.tasks, dtype=np.int64), len(idx))
+        return xs, ys, ts
+
+    (xt, yt, tt), (xv, yv, tv) = stack(tr), stack(va)
+    return Dataset("permuted_digits", xt, yt, xv, yv, comp.info(), task_train=tt, task_val=tv)
+
+
+def _tabular(name: str, loader: Callable) -> Callable:
+    def load(comp) -> Dataset:
+        bunch = loader()
+        x, y = bunch.data.astype(np.float64), bunch.target.astype(np.int64)
+        tr, va = split_indices(len(y), comp.val_fraction, comp.seed, labels=y)
+        xt, xv = standardize(x[tr], x[va])
+        return Dataset(name, xt, y[tr], xv, y[va], comp.info())
+
+    load.__doc__ = f"{name}(): scikit-learn's bundled set, standardised with training statistics."
+    return load
+
+
+def load_regression(comp) -> Dataset:
+    """regression(samples, features, outputs, noise): y = a fixed random tanh network of x + noise."""
+    if comp.samples < 4 or comp.features < 1 or comp.outputs < 1:
+        raise HypError(f"regression: needs samples >= 4, features >= 1 and outputs >= 1, got "
+                       f"samples = {comp.samples}, features = {comp.features}, outputs = {comp.outputs}")
+    if comp.noise < 0:
+        raise HypError(f"regression: noise must be >= 0, got {comp.noise}")
+    rng = np.random.default_rng(comp.seed)
+    x = rng.standard_normal((comp.samples, comp.features))
+    hidden = 32
+    w1 = rng.standard_normal((comp.features, hidden)) / np.sqrt(comp.features)
+    b1 = rng.standard_normal(hidden) * 0.5
+    w2 = rng.standard_normal((hidden, comp.outputs)) / np.sqrt(hidden)
+    clean = np.tanh(x @ w1 + b1) @ w2
+    clean = (clean - clean.mean(axis=0)) / clean.std(axis=0)  # unit-variance signal, so noise is a ratio
+    y = (clean + comp.noise * rng.standard_normal(clean.shape)).astype(np.float32)
+    tr, va = split_indices(comp.samples, comp.val_fraction, comp.seed)
+    xt, xv = standardize(x[tr], x[va])
+    return Dataset("regression", xt, y[tr], xv, y[va], comp.info())
+
+
+def _sklearn(name: str) -> Callable:
+    import sklearn.datasets as ds
+
+    return getattr(ds, f"load_{name}")
+
+
+LOADERS: Dict[str, Callable] = {
+    "digits": load_digits_set,
+    "split_digits": load_split_digits,
+    "permuted_digits": load_permuted_digits,
+    "wine": _tabular("wine", lambda: _sklearn("wine")()),
+    "breast_cancer": _tabular("breast_cancer", lambda: _sklearn("breast_cancer")()),
+    "iris": _tabular("iris", lambda: _sklearn("iris")()),
+    "regression": load_regression,
+}

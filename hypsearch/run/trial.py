@@ -1,0 +1,282 @@
+"""One trial: a concrete program -> trained, scored `TrialResult` (or `TrialFailed` / `TrialInvalid`).
+
+`evaluate` is what every executor calls. It resolves the objective, then either calls the user's
+Python objective (which replaces training) or loads the data, builds the program with
+`hypsearch.build` and trains it with the program's `train(...)` recipe, calling `report` after
+each epoch. Failures map onto the trial statuses the journal records:
+- `TrialInvalid`: the program cannot be built or its output does not fit the data;
+- `TrialFailed`: an exception in the program or objective, a NaN / infinite loss, out of memory;
+- `HypError`: a mistake that concerns every trial (unknown metric, missing data file, bad import).
+Exceptions raised by `report` or `should_stop` themselves (a scheduler stopping the trial) pass
+through unchanged.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import random
+import sys
+import traceback
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from hypsearch.data import Dataset, load_data
+from hypsearch.dsl.errors import HypError, suggest
+from hypsearch.dsl.pyref import is_file_ref, load_file, load_module, resolve
+
+from .errors import TrialFailed, TrialInvalid
+
+Metrics = Dict[str, Any]
+OBJECTIVE_KEY = "objective"  # added to every reported dict: the objective's value at that point
+
+
+@dataclass
+class TrialResult:
+    """The outcome of a finished (or early-stopped) trial."""
+
+    metrics: Metrics                 # the last epoch's metrics (or the Python objective's)
+    history: List[Metrics]           # one dict per epoch (one entry for a Python objective)
+    value: float                     # the objective's value, not negated
+    mode: str                        # "max" or "min"
+    model: Any = None                # the trained nn.Module; None for a Python objective
+    objective: str = ""              # the metric name, or the Python reference
+    stopped: bool = False            # ended early by `should_stop`
+    budget: float = 1.0              # epochs done / epochs asked
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a trial is scored by: a metric name or a Python function, and the direction."""
+
+    mode: str
+    metric: Optional[str] = None
+    ref: Optional[str] = None
+
+    @property
+    def name(self) -> str:
+        return self.metric if self.metric is not None else f"python({self.ref!r})"
+
+
+def objective_of(program: Any, classification: bool = True) -> Objective:
+    """The program's objective; without one, max val_accuracy (classification) or min val_loss."""
+    obj = program.objective
+    if obj is None:
+        return Objective("max", "val_accuracy") if classification else Objective("min", "val_loss")
+    kind = getattr(obj, "__hyp_name__", "")
+    if kind not in ("maximize", "minimize"):
+        raise HypError(f"objective must be maximize(...) or minimize(...), got `{kind or type(obj).__name__}`")
+    mode = "max" if kind == "maximize" else "min"
+    metric = obj.metric
+    if getattr(metric, "__hyp_name__", None) == "python":
+        return Objective(mode, ref=metric.ref)
+    if not isinstance(metric, str):
+        raise HypError(f"{kind}: metric must be a metric name or python(\"f.py:fn\"), got {metric!r}")
+    return Objective(mode, metric=metric)
+
+
+def evaluate(program: Any, report: Optional[Callable[[Metrics], Any]] = None, device: Any = "cpu",
+             base_dir: Optional[str] = None,
+             should_stop: Optional[Callable[[], bool]] = None) -> TrialResult:
+    """Train and score one concrete program (or call its Python objective) and return the result.
+
+    `report(metrics)` is called after every epoch with the epoch's metrics plus `objective` (the
+    objective's value); `should_stop()`, called after it, ends training early when true.
+    `base_dir` is where relative paths resolve (default: the folder of `program.source`, else the
+    working directory). `device` is where the model and data go ("cpu", "cuda", "cuda:1", ...).
+    Raises `TrialFailed`, `TrialInvalid` or `HypError` (see the module docstring).
+    """
+    try:
+        return _evaluate(program, report, device, base_dir, should_stop)
+    except _Through as through:  # the caller's own callback raised: hand its exception back as is
+        raise through.error.with_traceback(through.error.__traceback__) from None
+
+
+def _evaluate(program: Any, report: Optional[Callable[[Metrics], Any]], device: Any,
+              base_dir: Optional[str], should_stop: Optional[Callable[[], bool]]) -> TrialResult:
+    if base_dir is None:
+        base_dir = os.path.dirname(os.path.abspath(program.source)) if program.source else os.getcwd()
+    _import_user_files(program, base_dir)
+    objective = objective_of(program)
+    if objective.ref is not None:
+        return _python_objective(program, objective, base_dir, report)
+    if program.target is None:
+        raise TrialInvalid("the program has no `target` network to train "
+                           "(a Python objective, maximize(python(\"f.py:fn\")), can score it instead)")
+    if program.data is None:
+        raise TrialInvalid("the program has no `data` to train on")
+    dataset = load_data(program.data, base_dir)
+    if program.objective is None:
+        objective = objective_of(program, dataset.classification)
+    return _train_and_score(program, dataset, objective, device, report, should_stop)
+
+
+def _import_user_files(program: Any, base_dir: str) -> None:
+    """Run the program's imports (components, objectives) in this process; each file runs once."""
+    for imp in program.imports or []:
+        if is_file_ref(imp):
+            load_file(imp if os.path.isabs(imp) else os.path.join(base_dir, imp))
+        else:
+            load_module(imp)
+
+
+def _python_objective(program: Any, objective: Objective, base_dir: str,
+                      report: Optional[Callable[[Metrics], Any]]) -> TrialResult:
+    fn = resolve(objective.ref, base_dir)
+    _seed_loaded_generators(program.train.seed if program.train is not None else 0)
+    try:
+        out = fn(program)
+    except Exception as e:
+        raise TrialFailed(f"objective {objective.ref} raised {_describe(e)}",
+                          traceback=traceback.format_exc()) from e
+    value, metrics = _objective_value(out, objective, fn)
+    _call_through(report, {**metrics, OBJECTIVE_KEY: value})
+    return TrialResult(metrics, [metrics], value, objective.mode, None, objective.name)
+
+
+def _seed_loaded_generators(seed: int) -> None:
+    """Seed random, numpy and (only if already imported: plain HPO never needs it) torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+def _objective_value(out: Any, objective: Objective, fn: Any) -> Tuple[float, Metrics]:
+    """The number a Python objective returned: itself, or the `value` (or its only) entry of a dict."""
+    if isinstance(out, dict):
+        metrics = dict(out)
+        numbers = [k for k, v in metrics.items() if _is_number(v)]
+        name = getattr(fn, "__name__", "")
+        key = next((k for k in ("value", name) if k in metrics), numbers[0] if len(numbers) == 1 else None)
+        if key is None:
+            raise TrialFailed(f"objective {objective.ref} returned a dict without a `value` entry "
+                              f"(keys: {', '.join(map(str, metrics)) or 'none'}); say which number to "
+                              f"{'maximise' if objective.mode == 'max' else 'minimise'} with a `value` key")
+        raw = metrics[key]
+    else:
+        raw, metrics = out, None
+    if not _is_number(raw):
+        raise TrialFailed(f"objective {objective.ref} must return a number or a dict of metrics, got {raw!r}")
+    value = float(raw)
+    if not math.isfinite(value):
+        raise TrialFailed(f"objective {objective.ref} returned {value}")
+    return value, metrics if metrics is not None else {"value": value}
+
+
+def _train_and_score(program: Any, dataset: Dataset, objective: Objective, device: Any,
+                     report: Optional[Callable[[Metrics], Any]],
+                     should_stop: Optional[Callable[[], bool]]) -> TrialResult:
+    from hypsearch.dsl.vocabulary.training import train as TrainRecipe
+
+    from .train import fit, metric_names, seed_everything
+
+    reported = metric_names(dataset.info, dataset.multitask)
+    if objective.metric not in reported:
+        shown = [m for m in reported if m not in ("epoch",)]
+        raise HypError(f"the objective's metric `{objective.metric}` is not reported by training on "
+                       f"{dataset.name}; reported metrics: {', '.join(shown)}{suggest(objective.metric, shown)}")
+    recipe = program.train if program.train is not None else TrainRecipe()
+    seen: List[Metrics] = []
+
+    def on_epoch(metrics: Metrics) -> None:
+        seen.append(metrics)
+        _call_through(report, {**metrics, OBJECTIVE_KEY: metrics[objective.metric]})
+
+    def stop() -> bool:
+        return bool(_call_through(should_stop))
+
+    # Failures are raised after the except blocks so that neither the exception chain nor the
+    # traceback keeps the model, its activations and gradients alive (GPU memory of the next trial).
+    model: Any = None
+    failure: Optional[Exception] = None
+    try:
+        seed_everything(recipe.seed)  # initialisation is part of what the seed fixes
+        model = _build_model(program, dataset.info.input_shape)
+        task_input = (dataset.multitask or _task_conditioned(program)) and _accepts_task(model)
+        result = fit(model, dataset, recipe, device=device, task_input=task_input,
+                     report=on_epoch, should_stop=stop if should_stop is not None else None)
+    except _Through:
+        raise
+    except HypError as e:  # from the compiler, or a model whose output does not fit the data
+        failure = TrialInvalid(str(e))
+    except TrialFailed as e:
+        failure = TrialFailed(e.reason, history=e.history, traceback=e.traceback)
+    except Exception as e:  # the program broke while building or training
+        reason = ("out of memory: " if _is_oom(e) else "") + _describe(e)
+        failure = TrialFailed(reason, history=seen, traceback=traceback.format_exc())
+    if failure is not None:
+        model = None
+        _release_memory(device)
+        raise failure
+    final = result.history[-1]
+    return TrialResult(final, result.history, float(final[objective.metric]), objective.mode, model,
+                       objective.name, stopped=result.stopped,
+                       budget=len(result.history) / recipe.epochs)
+
+
+def _build_model(program: Any, input_shape: Tuple[int, ...]) -> Any:
+    """The program's torch model (the compiler's `hypsearch.build`)."""
+    from hypsearch.compile import build
+
+    return build(program, input_shape=tuple(input_shape))
+
+
+def _task_conditioned(program: Any) -> bool:
+    hyper = program.hypernet
+    return hyper is not None and getattr(hyper.input, "__hyp_name__", "") == "task_embedding"
+
+
+def _accepts_task(model: Any) -> bool:
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+    return "task" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+
+
+class _Through(Exception):
+    """Carries an exception raised by the caller's own callback past the failure mapping."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _call_through(callback: Optional[Callable[..., Any]], *args: Any) -> Any:
+    if callback is None:
+        return None
+    try:
+        return callback(*args)
+    except BaseException as e:
+        raise _Through(e) from None
+
+
+def _release_memory(device: Any) -> None:
+    """Return a failed trial's cached GPU memory so the next trial on the same GPU starts clean."""
+    if str(device).startswith("cuda"):
+        import gc
+
+        import torch
+
+        gc.collect()
+        torch.cuda.empty_cache()
+
+
+def _is_oom(e: BaseException) -> bool:
+    if isinstance(e, MemoryError):
+        return True
+    text = str(e).lower()
+    return "out of memory" in text or "can't allocate memory" in text or type(e).__name__ == "OutOfMemoryError"
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, Real) or (hasattr(v, "item") and getattr(v, "ndim", 1) == 0)
+
+
+def _describe(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"
