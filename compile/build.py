@@ -34,8 +34,9 @@ def _input_shape(input_shape: Optional[Sequence[int]], info, data) -> tuple:
     return tuple(info.input_shape)
 
 
-def build(program: Any, input_shape: Optional[Sequence[int]] = None) -> Model:
-    """Lower a concrete program (or a bare layer component) to a torch `Model`."""
+def build(program: Any, input_shape: Optional[Sequence[int]] = None, tasks: Optional[int] = None) -> Model:
+    """Lower a concrete program (or a bare layer component) to a torch `Model`; `input_shape` and
+    `tasks` are for data that tells them only once loaded (npz, python)."""
     if isinstance(program, Component):
         program = Program(target=program)
     if not isinstance(program, Program):
@@ -53,7 +54,10 @@ def build(program: Any, input_shape: Optional[Sequence[int]] = None) -> Model:
         raise error(program.target, "target", f"outputs {fmt(out_shape)} per sample but the data "
                     f"({type(data).__hyp_name__}) has {what}: end the target with linear(out = {info.out_features})")
 
-    tasks = info.tasks if info is not None else 1
+    if tasks is None:
+        tasks = info.tasks if info is not None else 1
+    elif isinstance(tasks, bool) or not isinstance(tasks, int) or tasks < 1:
+        raise HypError(f"tasks must be a positive int, got {tasks!r}")
     hypernet, hyper_nodes = None, []
     if program.hypernet is not None:
         calibration = torch.randn((8,) + shape)

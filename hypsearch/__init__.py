@@ -24,10 +24,10 @@ __all__ = [
 ]
 
 
-def build(program: Any, input_shape: Any = None):
+def build(program: Any, input_shape: Any = None, tasks: Any = None):
     """Lower a concrete program to a torch `nn.Module` (imports torch)."""
     from .compile import build as _build
-    return _build(program, input_shape=input_shape)
+    return _build(program, input_shape=input_shape, tasks=tasks)
 
 
 def load_model(path: str):

@@ -334,3 +334,16 @@ def test_nan_loss_in_fit_keeps_the_epochs_before_it():
     with pytest.raises(TrialFailed) as info:
         fit(model, load_data(D.iris()), T.train(epochs=3), report=report)
     assert [m["epoch"] for m in info.value.history] == [1]
+
+
+def test_task_conditioned_hypernetwork_on_multitask_npz_data_gets_the_task_count(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(90, 4)).astype(np.float32)
+    task = np.arange(90) % 3
+    y = (x[:, 0] * (task - 1) > 0).astype(np.int64)  # each task wants another sign
+    np.savez(tmp_path / "tasks.npz", x=x, y=y, task=task)
+    p = Program(target=mlp(out=2), data=D.npz(path=str(tmp_path / "tasks.npz")),
+                hypernet=H.hypernet(input=H.task_embedding(dim=4)), train=T.train(epochs=1, batch_size=16))
+    result = evaluate(p)
+    assert result.model.tasks == 3
+    assert {f"val_accuracy_task{t}" for t in range(3)} <= set(result.metrics)

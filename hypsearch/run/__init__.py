@@ -52,7 +52,8 @@ def run(path_or_space: Any = None, *, resume: Optional[str] = None, command: Opt
     try:
         if settings.executor == "inline":
             from .executor_inline import default_device, run_inline
-            run_inline(coord, device=default_device(settings.gpus_per_trial), base_dir=os.path.dirname(exp.space_file()))
+            run_inline(coord, device=default_device(settings.gpus_per_trial), base_dir=os.path.dirname(exp.space_file()),
+                       threads=max(1, int(settings.cpus_per_trial)))
         else:
             from .executor_ray import run_ray
             run_ray(coord, settings)

@@ -13,13 +13,13 @@ from .coordinator import Coordinator
 from .worker import run_trial, save_weights
 
 
-def run_inline(coord: Coordinator, device: str = "cpu", base_dir: Optional[str] = None) -> None:
+def run_inline(coord: Coordinator, device: str = "cpu", base_dir: Optional[str] = None, threads: int = 1) -> None:
     """Run trials until the coordinator has none left."""
     while True:
         spec = coord.next_trial()
         if spec is None:
             return
-        outcome = run_trial(spec.program, device=device, base_dir=base_dir)
+        outcome = run_trial(spec.program, device=device, base_dir=base_dir, threads=threads)
         model, outcome.model = outcome.model, None
         if coord.complete(spec, outcome) and model is not None:
             save_weights(coord.exp.best_pt, model, spec.program_text, coord.space_file)

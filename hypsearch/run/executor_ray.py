@@ -64,7 +64,8 @@ def _trainable(config: Dict[str, Any]) -> None:
         outcome = Outcome("invalid", error=f"{type(e).__name__}: {e}", started=started, finished=time.time())
     else:
         base_dir = os.path.dirname(config["hyp_file"]) if config.get("hyp_file") else None
-        outcome = run_trial(program, report=report, device=device, base_dir=base_dir)
+        outcome = run_trial(program, report=report, device=device, base_dir=base_dir,
+                            threads=config.get("hyp_threads", 1))
     final = dict(state["held"] or {})
     if outcome.status == "ok" and OBJECTIVE_KEY not in final:
         final[OBJECTIVE_KEY] = outcome.value
@@ -139,7 +140,7 @@ def run_ray(coord: Coordinator, settings: RunSettings, experiment_name: str = "t
         resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
         max_concurrent = settings.max_concurrent or _fit_concurrency(ray.cluster_resources(), settings)
         trials: Dict[str, Any] = {}
-        searcher = HypSearcher(coord, trials)
+        searcher = HypSearcher(coord, trials, threads=max(1, int(settings.cpus_per_trial)))
         scheduler = None
         if settings.scheduler == "asha":
             from ray.tune.schedulers import ASHAScheduler

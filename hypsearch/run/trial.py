@@ -196,7 +196,7 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
     failure: Optional[Exception] = None
     try:
         seed_everything(recipe.seed)  # initialisation is part of what the seed fixes
-        model = _build_model(program, dataset.info.input_shape)
+        model = _build_model(program, dataset.info.input_shape, dataset.tasks)
         task_input = (dataset.multitask or _task_conditioned(program)) and _accepts_task(model)
         result = fit(model, dataset, recipe, device=device, task_input=task_input,
                      report=on_epoch, should_stop=stop if should_stop is not None else None)
@@ -219,11 +219,11 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
                        budget=len(result.history) / recipe.epochs)
 
 
-def _build_model(program: Any, input_shape: Tuple[int, ...]) -> Any:
-    """The program's torch model (the compiler's `hypsearch.build`)."""
+def _build_model(program: Any, input_shape: Tuple[int, ...], tasks: int) -> Any:
+    """The program's torch model (the compiler's `hypsearch.build`), sized by the loaded data."""
     from hypsearch.compile import build
 
-    return build(program, input_shape=tuple(input_shape))
+    return build(program, input_shape=tuple(input_shape), tasks=max(1, int(tasks or 1)))
 
 
 def _task_conditioned(program: Any) -> bool:

@@ -27,9 +27,10 @@ OBJECTIVE_KEY = "objective"  # every report carries the objective under this nam
 class HypSearcher(Searcher):
     """A hypsearch algorithm as a Tune searcher."""
 
-    def __init__(self, coord: Coordinator, trials: Optional[Dict[str, Any]] = None):
+    def __init__(self, coord: Coordinator, trials: Optional[Dict[str, Any]] = None, threads: int = 1):
         super().__init__(metric=OBJECTIVE_KEY, mode=coord.mode)
         self.coord = coord
+        self.threads = threads  # torch CPU threads per trial: its share of the CPUs
         self.trials = trials if trials is not None else {}  # Tune trial id -> Trial (filled by a callback)
         self._specs: Dict[str, TrialSpec] = {}
         self._history: Dict[str, List[Dict[str, Any]]] = {}
@@ -48,7 +49,7 @@ class HypSearcher(Searcher):
         self._specs[trial_id] = spec
         self._history[trial_id] = []
         return {"hyp_id": spec.id, "hyp_program": spec.program_text, "hyp_file": self.coord.space_file,
-                "hyp_epochs": spec.epochs, "hyp_weights": self.coord.exp.weights}
+                "hyp_epochs": spec.epochs, "hyp_weights": self.coord.exp.weights, "hyp_threads": self.threads}
 
     def on_trial_result(self, trial_id: str, result: Dict[str, Any]) -> None:
         self._history.setdefault(trial_id, []).append(_epoch_metrics(result))

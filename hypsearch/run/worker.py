@@ -40,11 +40,19 @@ def rebuild(program_text: str, filename: Optional[str]):
 
 
 def run_trial(program: Any, report: Optional[Callable[[Dict[str, Any]], None]] = None, device: str = "cpu",
-              base_dir: Optional[str] = None, should_stop: Optional[Callable[[], bool]] = None) -> Outcome:
-    """Evaluate one concrete program; never raises for a mistake of the program or its objective."""
+              base_dir: Optional[str] = None, should_stop: Optional[Callable[[], bool]] = None,
+              threads: int = 1) -> Outcome:
+    """Evaluate one concrete program; never raises for a mistake of the program or its objective.
+    `threads`: torch's CPU threads for this trial (its share of the CPUs)."""
     from ..dsl.errors import HypError
     from .errors import TrialFailed, TrialInvalid
     from .trial import evaluate
+
+    if device == "cpu" and getattr(program, "target", None) is not None:
+        # torch defaults to one thread per core: trials sharing the cores then fight over them
+        # (a quickstart trial took 3-10 s with 2 threads on 2 busy cores, 0.1-0.2 s with 1).
+        import torch
+        torch.set_num_threads(max(1, int(threads)))
 
     started = time.time()
     history: List[Dict[str, Any]] = []
