@@ -10,13 +10,12 @@ comes from the objective). Training objectives (a metric name) need the runner: 
 
 from __future__ import annotations
 
-import math
-import numbers
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from hypsearch.dsl.errors import HypError
+from hypsearch.objective_value import objective_value
 from hypsearch.search import Algorithm, algorithm
 
 
@@ -83,40 +82,25 @@ def optimize(space: Any, fn: Optional[Callable[[Any], Any]] = None, *, algo: Opt
             break
         program = space.materialize(proposal.assignment)
         trial = Trial(number, program, space.decode(proposal.assignment), dict(proposal.assignment))
+        error = None
         try:
-            trial.value, trial.metrics = _value(fn(program), fn)
+            out = fn(program)
         except Exception as e:  # the user's function: record, learn, go on
-            trial.status, trial.error = "failed", f"{type(e).__name__}: {e}"
-            search.fail(proposal, trial.error)
+            error = f"{type(e).__name__}: {e}"
         else:
+            try:
+                trial.value, trial.metrics = objective_value(out, fn)
+            except ValueError as e:
+                error = f"the function {e}"
+        if error is None:
             search.tell(proposal, sign * trial.value)
+        else:
+            trial.status, trial.error = "failed", error
+            search.fail(proposal, error)
         done.append(trial)
     ok = [t for t in done if t.status == "ok"]
     best = (max if mode == "max" else min)(ok, key=lambda t: t.value) if ok else None
     return OptimizeResult(done, best, mode, search)
-
-
-def _value(out: Any, fn: Any) -> Tuple[float, Dict[str, Any]]:
-    """The number `fn` returned: itself, or the `value` (or `fn`'s name, or only numeric) entry of a dict."""
-    metrics: Dict[str, Any] = {}
-    if isinstance(out, dict):
-        metrics = dict(out)
-        numbers = [k for k, v in metrics.items() if _is_number(v)]
-        name = getattr(fn, "__name__", "")
-        key = next((k for k in ("value", name) if k in metrics), numbers[0] if len(numbers) == 1 else None)
-        if key is None:
-            raise ValueError(f"the function returned a dict without a `value` entry (keys: {', '.join(map(str, metrics))})")
-        out = metrics[key]
-    if not _is_number(out):
-        raise TypeError(f"the function must return a number or a dict with a `value` entry, got {out!r}")
-    value = float(out)
-    if not math.isfinite(value):
-        raise ValueError(f"the function returned {value}")
-    return value, metrics
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
 def _objective_of(space: Any) -> Tuple[Callable[[Any], Any], str]:

@@ -14,13 +14,11 @@ through unchanged.
 from __future__ import annotations
 
 import inspect
-import math
 import os
 import random
 import sys
 import traceback
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -30,6 +28,7 @@ from hypsearch.dsl.errors import HypError, suggest
 from hypsearch.dsl.pyref import is_file_ref, load_file, load_module, resolve
 
 from .errors import TrialFailed, TrialInvalid
+from ..objective_value import objective_value
 
 Metrics = Dict[str, Any]
 OBJECTIVE_KEY = "objective"  # added to every reported dict: the objective's value at that point
@@ -147,25 +146,11 @@ def _seed_loaded_generators(seed: int) -> None:
 
 
 def _objective_value(out: Any, objective: Objective, fn: Any) -> Tuple[float, Metrics]:
-    """The number a Python objective returned: itself, or the `value` (or its only) entry of a dict."""
-    if isinstance(out, dict):
-        metrics = dict(out)
-        numbers = [k for k, v in metrics.items() if _is_number(v)]
-        name = getattr(fn, "__name__", "")
-        key = next((k for k in ("value", name) if k in metrics), numbers[0] if len(numbers) == 1 else None)
-        if key is None:
-            raise TrialFailed(f"objective {objective.ref} returned a dict without a `value` entry "
-                              f"(keys: {', '.join(map(str, metrics)) or 'none'}); say which number to "
-                              f"{'maximise' if objective.mode == 'max' else 'minimise'} with a `value` key")
-        raw = metrics[key]
-    else:
-        raw, metrics = out, None
-    if not _is_number(raw):
-        raise TrialFailed(f"objective {objective.ref} must return a number or a dict of metrics, got {raw!r}")
-    value = float(raw)
-    if not math.isfinite(value):
-        raise TrialFailed(f"objective {objective.ref} returned {value}")
-    return value, metrics if metrics is not None else {"value": value}
+    """The number a Python objective returned (see `hypsearch.objective_value`)."""
+    try:
+        return objective_value(out, fn)
+    except ValueError as e:
+        raise TrialFailed(f"objective {objective.ref} {e}") from None
 
 
 def _train_and_score(program: Any, dataset: Dataset, objective: Objective, device: Any,
@@ -272,10 +257,6 @@ def _is_oom(e: BaseException) -> bool:
         return True
     text = str(e).lower()
     return "out of memory" in text or "can't allocate memory" in text or type(e).__name__ == "OutOfMemoryError"
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, Real) or (hasattr(v, "item") and getattr(v, "ndim", 1) == 0)
 
 
 def _describe(e: BaseException) -> str:
