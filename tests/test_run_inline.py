@@ -134,3 +134,13 @@ def test_a_mistake_that_breaks_every_trial_stops_the_run_with_the_reason(tmp_pat
     err = capsys.readouterr().err
     assert code == 2 and "val_accurcy" in err and "val_accuracy" in err
     assert len(_lines(tmp_path / "exp")) == 1  # recorded, and no further trial was started
+
+
+def test_run_and_show_summarise_the_errors_of_failed_trials(space_file, tmp_path, capsys):
+    out = str(tmp_path / "exp")
+    assert cli(["run", space_file, "--executor", "inline", "--trials", "12", "--seed", "0", "--out", out, "--quiet"]) == 0
+    failed = sum(1 for r in hypsearch.run(resume=out).trials if r.status == "failed")
+    printed = capsys.readouterr().out
+    assert f"{failed}x " in printed and "x = 2 breaks the objective" in printed
+    assert cli(["show", out]) == 0
+    assert "errors of failed trials:" in capsys.readouterr().out

@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..run import run
-    from ..run.report import trials_table
+    from ..run.report import failure_summary, trials_table
     from ..run.settings import parse_algo_options
 
     if args.resume and args.file:
@@ -67,6 +67,9 @@ def main(args: argparse.Namespace) -> int:
     counts = experiment.counts()
     print(f"\n{len(experiment.trials)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     print(trials_table(experiment.trials, experiment.mode, top=args.top))
+    errors = failure_summary(experiment.trials)
+    if errors:
+        print("\nerrors of failed trials (hypsearch show DIR --json has them whole):\n" + "\n".join(f"  {e}" for e in errors))
     if experiment.best_hyp:
         print(f"\nbest program: {experiment.best_hyp}")
         if experiment.best_weights:

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..run.experiment import Experiment
-    from ..run.report import sort_trials, trials_table
+    from ..run.report import failure_summary, sort_trials, trials_table
 
     exp = Experiment.open(args.dir)
     best = exp.best
@@ -43,6 +43,9 @@ def main(args: argparse.Namespace) -> int:
           f"objective {'maximised' if exp.mode == 'max' else 'minimised'}")
     if exp.trials:
         print(trials_table(exp.trials, exp.mode, top=args.top, sort=args.sort))
+    errors = failure_summary(exp.trials)
+    if errors:
+        print("\nerrors of failed trials:\n" + "\n".join(f"  {e}" for e in errors))
     if best is not None:
         print(f"\nbest: trial {best.id}, value {best.value:.6g}" + (f"  ({exp.best_hyp})" if exp.best_hyp else ""))
         print(best.program.rstrip())

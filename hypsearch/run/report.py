@@ -78,3 +78,14 @@ def trials_table(records: Sequence[TrialRecord], mode: str, top: Optional[int] =
     for row in table:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
     return "\n".join(line.rstrip() for line in lines)
+
+
+def failure_summary(records: Sequence[TrialRecord], most: int = 3) -> List[str]:
+    """The most frequent errors of failed and invalid trials, first line only, with counts."""
+    counts: Dict[str, int] = {}
+    for r in records:
+        if r.status in ("failed", "invalid") and r.error:
+            line = r.error.strip().splitlines()[0]
+            counts[line] = counts.get(line, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:most]
+    return [f"{n}x {line}" for line, n in ranked]
