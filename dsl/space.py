@@ -171,7 +171,7 @@ def _structural_names(root: ProgramN, shared_names: Dict[int, str]) -> None:
     """
     from .printer import FIELD_ORDER, candidate_path
     seen: set = set()
-    reachable = {id(n) for n in _all_nodes(root)}
+    reachable = {id(n): n for n in _all_nodes(root)}
 
     def walk(n, path: str) -> None:
         k = id(n)
@@ -202,8 +202,7 @@ def _structural_names(root: ProgramN, shared_names: Dict[int, str]) -> None:
 
     for k, name in shared_names.items():
         if k in reachable:
-            node = next(x for x in _all_nodes(root) if id(x) == k)
-            walk(node, name)
+            walk(reachable[k], name)
     for name, node in root.params.items():
         walk(node, name)
     for f in FIELD_ORDER:
