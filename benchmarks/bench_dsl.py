@@ -34,7 +34,7 @@ def generated_file(lines: int) -> str:
     body = []
     while len(out) + len(body) < lines - 3:
         body.append(f"  block(oneof(16, 32, 64)),  # block {n}")
-        body.append(f"  optional(layernorm()),")
+        body.append("  optional(layernorm()),")
         n += 1
     return "\n".join(out + ["target = sequential("] + body + ["  linear(out = 10),", ")"]) + "\n"
 

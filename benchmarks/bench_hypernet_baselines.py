@@ -138,7 +138,6 @@ def main(argv=None) -> int:
     for name in args.sets:
         comp = SETS[name]
         dataset = load_data(comp)
-        t0 = time.perf_counter()
         best, hyper, search_s, failed = search_hypernet(space, comp, epochs, args.trials, args.algo, args.seed)
         hyper_params = hyper["params"]
         t1 = time.perf_counter()

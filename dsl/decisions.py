@@ -18,6 +18,7 @@ happens at the API boundary (`dna_spec`, `to_dna`, `from_dna`).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Mapping, Optional, Sequence, Tuple
@@ -123,8 +124,6 @@ def space_size(decisions: Sequence[Decision]) -> Optional[int]:
     roots = []
     for d in decisions:
         (children.setdefault(d.condition.parent, []) if d.condition else roots).append(d)
-    by_name = {d.name: d for d in decisions}
-
     def count_group(group) -> int:
         total = 1
         for d in group:
@@ -138,20 +137,14 @@ def space_size(decisions: Sequence[Decision]) -> Optional[int]:
         if d.kind == "subset":
             # Exact counting over subsets is combinatorial; enumerate (spaces with manyof parents
             # of sub-decisions are small in practice).
-            total = 0
-            for value in _subset_values(d):
-                total *= 1
-                total += count_group([c for c in kids if c.condition.holds(value)])
-            return total
+            return sum(count_group([c for c in kids if c.condition.holds(value)]) for value in _subset_values(d))
         values = range(d.size) if d.kind == "choice" else range(int(d.low), int(d.high) + 1)
         return sum(count_group([c for c in kids if c.condition.holds(v)]) for v in values)
 
-    del by_name
     return count_group(roots)
 
 
 def _subset_values(d: Decision):
-    import itertools
     n = range(len(d.choices))
     if d.distinct:
         gen = itertools.combinations(n, d.k) if d.sorted else itertools.permutations(n, d.k)

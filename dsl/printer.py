@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional
 import pyglove as pg
 
 from .registry import Component
-from .tree import (ChoiceN, CompN, Const, DecisionN, DictN, FloatN, IntN, ListN, OptionalN, ProgramN,
+from .tree import (ChoiceN, CompN, Const, DecisionN, DictN, FloatN, ListN, OptionalN, ProgramN,
                    RepeatN, SNode, SubsetN)
 from .vocabulary.program import RESERVED_FIELDS
 
@@ -153,10 +153,8 @@ def program_text(p: Any, dest: Optional[str] = None) -> str:
 class _SpacePrinter:
     """Prints a space tree; nodes shared by several uses print once, as `let`."""
 
-    def __init__(self, shared_names: Dict[int, str], paths: _Paths, lets: Optional[Dict[int, str]] = None,
-                 names: bool = True):
+    def __init__(self, paths: _Paths, lets: Optional[Dict[int, str]] = None, names: bool = True):
         self.names = names
-        self.shared_names = shared_names
         self.paths = paths
         self.lets = lets if lets is not None else {}  # id(node) -> let name
         self.templates: Dict[int, tuple] = {}  # id(repeat node) -> (def name, [param node ids])
@@ -420,7 +418,7 @@ def space_text(root: ProgramN, shared_names: Dict[int, str], dest: Optional[str]
             continue
         if k in shared_names or uses[k] > 1:
             lets[k] = fresh(shared_names.get(k) or _identifier(n.name if isinstance(n, DecisionN) else "shared"))
-    printer = _SpacePrinter(shared_names, paths, lets)
+    printer = _SpacePrinter(paths, lets)
     printer.templates = {k: (name, params) for k, (name, params) in templates.items()}
     let_lines = [f"let {lets[k]} = {printer.text(nodes[k], lets[k], 0, top=True)}" for k in order if k in lets]
     params = [f"{k} = {printer.text(v, k, 0)}" for k, v in root.params.items()]
@@ -436,5 +434,5 @@ def space_text(root: ProgramN, shared_names: Dict[int, str], dest: Optional[str]
 
 def node_text(node: SNode) -> str:
     """One node inline (for listings of a decision's choices)."""
-    text = _SpacePrinter({}, _Paths(None), names=False).text(node, "", 0)
+    text = _SpacePrinter(_Paths(None), names=False).text(node, "", 0)
     return " ".join(line.strip() for line in text.split("\n")).replace("( ", "(").replace(", )", ")").replace(",)", ")")

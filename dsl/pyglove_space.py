@@ -14,7 +14,7 @@ from typing import Any
 
 import pyglove as pg
 
-from .tree import (ABSENT, ChoiceN, CompN, Const, DictN, FloatN, IntN, ListN, OptionalN, ProgramN, RepeatN,
+from .tree import (ChoiceN, CompN, Const, DictN, FloatN, IntN, ListN, OptionalN, ProgramN, RepeatN,
                    SNode, SubsetN)
 
 

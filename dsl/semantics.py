@@ -19,9 +19,7 @@ from . import pyref
 from .errors import HypError, Location, suggest
 from .registry import Component, lookup, names as component_names
 from .syntax import Assign, Call, Def, Expr, ImportFile, ImportModule, Kwarg, Let, ListExpr, Lit, Ref, parse
-from .tree import (ChoiceN, CompN, Const, DecisionN, DictN, FloatN, IntN, ListN, OptionalN, ProgramN,
-                   RepeatN, SNode, SubsetN, decision_nodes)
-from .vocabulary import Program
+from .tree import (ChoiceN, CompN, Const, DecisionN, DictN, FloatN, IntN, ListN, OptionalN, RepeatN, SNode, SubsetN)
 from .vocabulary.program import RESERVED_FIELDS
 
 PRIMITIVES = ("oneof", "manyof", "intv", "floatv", "optional", "repeat")
@@ -368,7 +366,7 @@ class Evaluator:
     def check_kind(self, node: SNode, kinds: Tuple[str, ...], what: str, loc: Location) -> None:
         """Raise unless every component `node` can take belongs to one of `kinds`."""
         if isinstance(node, CompN):
-            if node.cls.__hyp_kind__ not in kinds and not (kinds == ("layer",) and node.cls.__hyp_kind__ == "layer"):
+            if node.cls.__hyp_kind__ not in kinds:
                 raise self.error(f"{what} takes a {' or '.join(kinds)} component, got `{node.call_name}` (a {node.cls.__hyp_kind__})", node.loc or loc)
         elif isinstance(node, ChoiceN):
             for c in node.candidates:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast as _pyast
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any, List, Optional, Tuple, Union
 

@@ -1,7 +1,7 @@
 """Structural components: sequences and residual connections of other components."""
 
 
-from typing import Annotated, List, Optional
+from typing import Annotated, List
 
 from ..registry import Component, builtin
 
