@@ -139,3 +139,14 @@ def test_dead_workers_are_retried_but_failing_programs_are_recorded_once(ray_loc
     assert all(r.status == "failed" and "a bug in the objective" in r.error and r.attempts == 1 for r in by_kind["raise"])
     assert all(r.status == "failed" and "nan" in r.error for r in by_kind["nan"])
     assert all(r.status == "ok" for r in by_kind["fine"])
+
+
+def test_asking_for_more_gpus_than_the_cluster_has_is_a_clear_error_not_a_hang(ray_local, tmp_path):
+    space = _write(tmp_path, """\
+        a = intv(0, 10)
+        b = 0.3
+        c = 0
+        objective = maximize(python("det.py:score"))
+    """, [("det.py", DETERMINISTIC)])
+    with pytest.raises(hypsearch.HypError, match=r"--gpus-per-trial 2 asks for more than .* has: 1 GPU"):
+        hypsearch.run(space, executor="ray", algo="random", trials=2, seed=0, out=str(tmp_path / "exp"), gpus_per_trial=2)

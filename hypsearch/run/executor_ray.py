@@ -138,6 +138,7 @@ def run_ray(coord: Coordinator, settings: RunSettings, experiment_name: str = "t
         if remaining <= 0:
             return
         resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
+        _check_fits(ray.cluster_resources(), settings)
         max_concurrent = settings.max_concurrent or _fit_concurrency(ray.cluster_resources(), settings)
         trials: Dict[str, Any] = {}
         searcher = HypSearcher(coord, trials, threads=max(1, int(settings.cpus_per_trial)))
@@ -191,6 +192,18 @@ def coord_max_epochs(coord: Coordinator) -> int:
         return epochs_of(coord.space.sample(seed=0)) or 1
     except Exception:
         return 100
+
+
+def _check_fits(resources: Dict[str, float], settings: RunSettings) -> None:
+    """A trial that asks for more than the cluster has would wait forever: say so instead."""
+    from ..dsl.errors import HypError
+    for flag, asked, key in (("--gpus-per-trial", settings.gpus_per_trial, "GPU"),
+                             ("--cpus-per-trial", settings.cpus_per_trial, "CPU")):
+        have = float(resources.get(key, 0))
+        if asked > have:
+            where = f"the Ray cluster at {settings.address}" if settings.address else "this machine's Ray instance"
+            hint = " (use --executor inline, or --gpus-per-trial 0, on a machine without GPUs)" if key == "GPU" else ""
+            raise HypError(f"{flag} {asked:g} asks for more than {where} has: {have:g} {key}{'s' if have != 1 else ''}{hint}")
 
 
 def _fit_concurrency(resources: Dict[str, float], settings: RunSettings) -> int:
