@@ -71,3 +71,16 @@ def test_plot_writes_a_png_with_one_line_per_experiment(experiment, tmp_path):
     assert cli(["plot", experiment, experiment, "--out", out]) == 0
     with open(out, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("text,message", [
+    ("x = intv(1, 3)\n", "nothing to train or score"),
+    ("target = sequential(linear(out = 10))\n", "has no `data` to train on"),
+])
+def test_run_of_a_space_that_cannot_be_scored_exits_2_before_writing_anything(tmp_path, capsys, text, message):
+    space = tmp_path / "s.hyp"
+    space.write_text(text)
+    out = tmp_path / "exp"
+    assert cli(["run", str(space), "--executor", "inline", "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

@@ -73,15 +73,28 @@ def _start(path_or_space: Any, options: dict, command: Optional[Sequence[str]]):
     _algorithm(space, settings, None)  # unknown options and the like fail before anything is written
     if settings.seed is None:
         settings.seed = secrets.randbelow(2**31)  # chosen now and recorded, so the run can be repeated
+    program = space.sample(seed=0)
+    mode, metric = objective_of(program, os.path.dirname(space.path) if getattr(space, "path", None) else None)
+    _check_trainable(program, metric, getattr(space, "path", None))  # before anything is written
     exp = ExperimentDir(settings.out or default_out(getattr(space, "path", None)))
     settings.out = exp.path
-    program = space.sample(seed=0)
-    mode, _ = objective_of(program, os.path.dirname(space.path) if getattr(space, "path", None) else None)
     space_file = create(exp, space, settings, command if command is not None else sys.argv,
                         python_files(program))
     update_run(exp, mode=mode)
     # Trials run from the copy, as a resumed run does: every program text points at copied files.
     return exp, hypsearch.load(space_file), settings, mode
+
+
+def _check_trainable(program: Any, metric: Optional[str], path: Optional[str]) -> None:
+    """A space whose programs cannot be scored at all is the user's mistake, not a run of failures."""
+    where = f"{path}: " if path else ""
+    if metric is None:  # a Python objective scores the program: nothing else is needed
+        return
+    if program.target is None:
+        raise HypError(f"{where}nothing to train or score: add a `target` network (with `data`), or a Python "
+                       "objective such as objective = maximize(python(\"score.py:fn\"))")
+    if program.data is None:
+        raise HypError(f"{where}the `target` network has no `data` to train on: add e.g. data = digits()")
 
 
 def _reopen(directory: str, options: dict, command: Optional[Sequence[str]]):
