@@ -130,10 +130,8 @@ class ProgramN(SNode):
 
     def materialize(self, a):
         kwargs = {k: _present(n.materialize(a)) for k, n in self.fields.items()}
-        prog = self.program_cls(params={k: _present(n.materialize(a)) for k, n in self.params.items()},
+        return self.program_cls(params={k: _present(n.materialize(a)) for k, n in self.params.items()},
                                 imports=list(self.imports), **kwargs)
-        prog._hyp_source = self.source
-        return prog
 
     def children(self):
         return list(self.fields.values()) + list(self.params.values())

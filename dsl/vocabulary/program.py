@@ -21,4 +21,6 @@ class Program(pg.Object):
     search: Annotated[Optional[Component], "default search settings"] = None
     params: Annotated[Dict[str, Any], "user parameters (other top-level fields)"] = {}
     imports: Annotated[List[str], "imported Python files (absolute) and modules"] = []
-    source: Annotated[Optional[str], "the .hyp file this program came from"] = None
+    # Loaded programs hold absolute paths and leave this none (so a program equals itself printed
+    # and loaded elsewhere); a program built by hand in Python may set it to resolve relative paths.
+    source: Annotated[Optional[str], "the folder's .hyp file that relative paths resolve against"] = None
