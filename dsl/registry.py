@@ -133,8 +133,8 @@ def component(obj: Any = None, *, name: Optional[str] = None, kind: str = "layer
         cls.__hyp_lowering__ = target
         register(cls, name=comp_name, kind=kind, replace=True)
         try:
-            target.__hyp_component__ = cls
-        except (AttributeError, TypeError):
+            target.__hyp_component__ = cls  # lets Python code find the schema from the callable
+        except (AttributeError, TypeError):  # a builtin or slotted callable: the registry still has it
             pass
         return target
     return deco(obj) if obj is not None else deco
