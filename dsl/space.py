@@ -11,7 +11,7 @@ import pyglove as pg
 from . import decisions as D
 from .errors import HypError, suggest
 from .tree import (ChoiceN, CompN, Const, DecisionN, DictN, FloatN, IntN, ListN, OptionalN, ProgramN, RepeatN,
-                   SubsetN, decision_nodes)
+                   SubsetN, decision_nodes, materialize_unchecked)
 from .vocabulary import Program
 
 
@@ -50,7 +50,7 @@ class Space:
     def materialize(self, assignment: Mapping[str, Any]) -> Program:
         """The concrete program for encoded values of the active decisions (the search fast path)."""
         try:
-            return self.root.materialize(assignment)
+            return materialize_unchecked(self.root, assignment)
         except KeyError as e:
             name = e.args[0]
             raise HypError(f"no value for the active decision `{name}`") from None

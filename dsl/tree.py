@@ -9,7 +9,9 @@ pyglove's per-node genome objects (`pg.random_dna` + `pg.materialize` cost 25 ms
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import pyglove as pg
 
 from .decisions import Condition, Decision
 from .errors import Location
@@ -89,7 +91,7 @@ class DictN(SNode):
 class CompN(SNode):
     """A component call with its (possibly undecided) arguments."""
 
-    __slots__ = ("cls", "fields", "float_fields", "call_name")
+    __slots__ = ("cls", "fields", "float_fields", "call_name", "defaults")
 
     def __init__(self, cls: type, fields: Dict[str, SNode], loc: Optional[Location], float_fields: frozenset = frozenset(), call_name: str = ""):
         super().__init__(loc)
@@ -97,6 +99,7 @@ class CompN(SNode):
         self.fields = fields
         self.float_fields = float_fields
         self.call_name = call_name or cls.__hyp_name__
+        self.defaults = defaults_of(cls, fields)
 
     def materialize(self, a):
         kwargs = {}
@@ -107,6 +110,8 @@ class CompN(SNode):
             elif k in self.float_fields:
                 v = _to_float(v)
             kwargs[k] = v
+        for k, v, fresh in self.defaults:
+            kwargs[k] = _fresh(v) if fresh else v
         obj = self.cls(**kwargs)
         obj._hyp_location = self.loc
         return obj
@@ -130,6 +135,8 @@ class ProgramN(SNode):
 
     def materialize(self, a):
         kwargs = {k: _present(n.materialize(a)) for k, n in self.fields.items()}
+        for k, v, fresh in defaults_of(self.program_cls, {**kwargs, "params": None, "imports": None}):
+            kwargs[k] = _fresh(v) if fresh else v
         return self.program_cls(params={k: _present(n.materialize(a)) for k, n in self.params.items()},
                                 imports=list(self.imports), **kwargs)
 
@@ -238,6 +245,42 @@ class RepeatN(SNode):
 
     def children(self):
         return [self.count] + self.copies
+
+
+def materialize_unchecked(root: "ProgramN", a: Mapping[str, Any]) -> Any:
+    """`root.materialize(a)` without pyglove's run-time type checks.
+
+    The semantics has already checked every value each argument can take against its field
+    (dsl/semantics.py, `check_type`), so checking again for every program only costs time: about
+    half of materializing one (measured 1.8x faster without). Without the checks pyglove fills no
+    defaults, so every component passes all its fields (`defaults_of`).
+    """
+    with pg.symbolic.enable_type_check(False):
+        return root.materialize(a)
+
+
+def defaults_of(cls: type, given: Mapping[str, Any]) -> Tuple[Tuple[str, Any, bool], ...]:
+    """(field, default, needs a fresh copy per program) for each field of `cls` not in `given`."""
+    out = []
+    for name, field in cls.__schema__.fields.items():
+        name = str(name)
+        if name in given:
+            continue
+        default = field.value.default
+        if default == pg.MISSING_VALUE:
+            continue  # required and absent: construction reports it
+        out.append((name, default, isinstance(default, (list, dict, pg.Symbolic))))
+    return tuple(out)
+
+
+def _fresh(v: Any) -> Any:
+    if isinstance(v, pg.Symbolic):
+        return v.clone(deep=True)
+    if isinstance(v, list):
+        return [_fresh(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _fresh(x) for k, x in v.items()}
+    return v
 
 
 def _present(v: Any) -> Any:

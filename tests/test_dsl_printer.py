@@ -5,6 +5,8 @@ import glob
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, given, settings
 
+import pyglove as pg
+
 import hypsearch
 
 EXAMPLES = sorted(glob.glob("examples/*.hyp"))
@@ -15,6 +17,7 @@ SPACES = {path: hypsearch.load(path) for path in EXAMPLES}
 @given(example=st.sampled_from(EXAMPLES), seed=st.integers(0, 2**32 - 1))
 def test_every_sampled_program_prints_and_loads_back_equal(example, seed):
     p = SPACES[example].sample(seed=seed)
+    assert pg.from_json(p.to_json()) == p  # built without run-time checks, equal to a checked build
     text = hypsearch.dumps(p, path=example)
     again = hypsearch.loads(text, filename=example)
     assert again.size == 1
@@ -78,5 +81,6 @@ def test_random_spaces_round_trip(target, extra, seed):
     assert again.size == space.size
     a = space.random_assignment(__import__("random").Random(seed))
     p = space.materialize(a)
+    assert pg.from_json(p.to_json()) == p
     assert again.materialize(a) == p
     assert hypsearch.loads(hypsearch.dumps(p)).sample() == p
