@@ -84,3 +84,13 @@ def test_run_of_a_space_that_cannot_be_scored_exits_2_before_writing_anything(tm
     assert cli(["run", str(space), "--executor", "inline", "--out", str(out)]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_misspelt_algorithm_option_in_the_search_block_suggests_the_right_one(tmp_path, capsys):
+    (tmp_path / "o.py").write_text("def f(p):\n    return p.params['x']\n")
+    space = tmp_path / "s.hyp"
+    space.write_text('x = intv(1, 9)\nobjective = maximize(python("o.py:f"))\n'
+                     'search = search(algo = "evolution", populaton = 7)\n')
+    assert cli(["run", str(space), "--executor", "inline", "--out", str(tmp_path / "exp")]) == 2
+    err = capsys.readouterr().err
+    assert "no option `populaton` (did you mean `population`?)" in err and "tournament (default 5)" in err

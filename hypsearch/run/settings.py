@@ -107,8 +107,10 @@ def check_algo_options(algo: str, options: Mapping[str, Any]) -> None:
     valid = search.options(algo)
     unknown = sorted(set(options) - set(valid))
     if unknown:
+        from ..dsl.errors import suggest
         listing = ", ".join(f"{k} (default {v[0]!r})" for k, v in sorted(valid.items())) or "none"
-        raise HypError(f"algorithm `{algo}` has no option {', '.join(f'`{u}`' for u in unknown)}; valid options: {listing}")
+        raise HypError(f"algorithm `{algo}` has no option {', '.join(f'`{u}`' for u in unknown)}"
+                       f"{suggest(unknown[0], valid)}; valid options: {listing}")
 
 
 def parse_algo_options(pairs: Iterable[str]) -> Dict[str, Any]:
