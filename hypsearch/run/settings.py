@@ -79,7 +79,8 @@ def resolve(file_settings: Optional[Mapping[str, Any]], overrides: Mapping[str, 
 
 def _validate(s: RunSettings) -> None:
     if s.algo not in ALGORITHMS:
-        raise HypError(f"unknown algorithm `{s.algo}`; valid: {', '.join(ALGORITHMS)}")
+        from ..dsl.errors import suggest
+        raise HypError(f"unknown algorithm `{s.algo}`{suggest(str(s.algo), ALGORITHMS)}; valid: {', '.join(ALGORITHMS)}")
     if s.executor not in EXECUTORS:
         raise HypError(f"unknown executor `{s.executor}`; valid: {', '.join(EXECUTORS)}")
     if s.scheduler not in SCHEDULERS:
