@@ -106,18 +106,12 @@ def optimize(space: Any, fn: Optional[Callable[[Any], Any]] = None, *, algo: Opt
 def _objective_of(space: Any) -> Tuple[Callable[[Any], Any], str]:
     """The Python objective of the space's programs and its direction."""
     from hypsearch.dsl.pyref import resolve
-    from hypsearch.dsl.vocabulary.objective import maximize, minimize, python
+    from hypsearch.run.trial import objective_of
 
-    program = space.materialize(_any_assignment(space))
-    objective = getattr(program, "objective", None)
-    if not isinstance(objective, (maximize, minimize)) or not isinstance(objective.metric, python):
+    objective = objective_of(space.sample(seed=0))
+    if objective.ref is None:
         raise HypError("optimize() without fn needs a Python objective in the file, "
                        "objective = maximize(python(\"f.py:fn\")) or minimize(...); "
                        "training metrics need the runner (`hypsearch run`), or pass fn")
     base_dir = os.path.dirname(os.path.abspath(space.path)) if getattr(space, "path", None) else None
-    return resolve(objective.metric.ref, base_dir), "max" if isinstance(objective, maximize) else "min"
-
-
-def _any_assignment(space: Any) -> Dict[str, Any]:
-    import random
-    return space.random_assignment(random.Random(0))
+    return resolve(objective.ref, base_dir), objective.mode

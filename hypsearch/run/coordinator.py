@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from .experiment import ExperimentDir, best_of
 from .journal import Journal, TrialRecord
 from .progress import Progress
-from .state import SearchState, StateStore
+from .state import SearchState, StateStore, write_text_atomic
 from .worker import Outcome
 
 
@@ -236,10 +236,7 @@ class Coordinator:
         text = record.program
         if spec.program is not None:
             text = self._dumps(spec.program, path=self.exp.best_hyp)
-        tmp = self.exp.best_hyp + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text if text.endswith("\n") else text + "\n")
-        os.replace(tmp, self.exp.best_hyp)
+        write_text_atomic(self.exp.best_hyp, text if text.endswith("\n") else text + "\n")
 
     # -- state ----------------------------------------------------------------------------------
     def state(self) -> SearchState:

@@ -26,6 +26,7 @@ from ..dsl.errors import HypError
 from . import journal
 from .journal import TrialRecord
 from .settings import RunSettings
+from .state import write_text_atomic
 
 
 class ExperimentDir:
@@ -130,10 +131,7 @@ def update_run(exp: ExperimentDir, **fields: Any) -> None:
 
 
 def _write_json(path: str, data: Any) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2))
 
 
 def best_of(records: Sequence[TrialRecord], mode: str) -> Optional[TrialRecord]:

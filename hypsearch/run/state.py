@@ -44,10 +44,11 @@ class SearchState:
 
 def write_json_atomic(path: str, data: Any) -> None:
     """Replace `path` with `data` as JSON in one rename."""
-    _write_text_atomic(path, json.dumps(data))
+    write_text_atomic(path, json.dumps(data))
 
 
-def _write_text_atomic(path: str, text: str) -> None:
+def write_text_atomic(path: str, text: str) -> None:
+    """Replace `path` with `text` in one rename: a reader sees the old file or the new, never half."""
     tmp = f"{path}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
@@ -74,7 +75,7 @@ class StateStore:
         text = json.dumps(state.to_json())  # dumps (C encoder) is several times faster than dump
         now = time.monotonic()
         if final or now - self._last_canonical >= CANONICAL_EVERY_S:
-            _write_text_atomic(self.path, text)
+            write_text_atomic(self.path, text)
             self._last_canonical = now
             if final:
                 for slot in _slots(self.path):
