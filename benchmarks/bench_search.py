@@ -161,7 +161,7 @@ def nb201(budgets: Sequence[int], seeds: int) -> None:
 # -- categorical toy ------------------------------------------------------------------------------
 
 def toy(budget: int, seeds: int) -> None:
-    from hypsearch.dsl.decisions import Decision
+    from hypsearch.decisions import Decision
     optuna = optuna_module()
 
     n, k = 20, 4
@@ -193,7 +193,7 @@ def toy(budget: int, seeds: int) -> None:
 def overhead_space():
     """30 decisions: 12 categorical, 4 log-integers, 2 integers, 6 floats (3 log), a gate with 3
     conditional children, 2 subsets."""
-    from hypsearch.dsl.decisions import Condition, Decision
+    from hypsearch.decisions import Condition, Decision
     d = [Decision(f"c{i}", "choice", choices=("a", "b", "c", "d")) for i in range(12)]
     d += [Decision(f"n{i}", "int", low=1, high=256, log=True) for i in range(4)]
     d += [Decision(f"i{i}", "int", low=0, high=10) for i in range(2)]
@@ -219,10 +219,10 @@ def overhead_score(a: dict) -> float:
 def overhead(points: Sequence[int] = (100, 500, 1000), window: int = 50) -> None:
     import pyglove as pg
 
-    from hypsearch.dsl.decisions import dna_spec
+    from hypsearch.decisions import dna_spec
     from hypsearch.search import algorithm
     from hypsearch.search.dna import from_dna, to_dna
-    from hypsearch.search.space import Encoding
+    from hypsearch.decisions import RowEncoding
     optuna = optuna_module()
 
     decisions = overhead_space()
@@ -252,7 +252,7 @@ def overhead(points: Sequence[int] = (100, 500, 1000), window: int = 50) -> None
 
     # pyglove DNA at the boundary (what the DNAGenerator wrapper adds per trial).
     spec = dna_spec(decisions)
-    enc = Encoding(decisions)
+    enc = RowEncoding(decisions)
     points_spec = list(spec.elements)
     algo = algorithm("random", decisions, seed=0)
     props = [algo.propose().assignment for _ in range(200)]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import random
 from typing import Any, Dict, List, Mapping, Optional, Union
 
+import numpy as np
 import pyglove as pg
 
-from . import decisions as D
+from hypsearch.decisions import Condition, Decision, Kind, RowEncoding, active_names, dna as dna_codec
 from .errors import HypError, suggest
 from .tree import (ChoiceN, CompN, Const, DecisionN, DictN, FloatN, IntN, ListN, OptionalN, ProgramN, RepeatN,
                    SubsetN, decision_nodes, materialize_unchecked)
@@ -28,20 +28,18 @@ class Space:
         for n, d in zip(self._nodes, self.decisions):
             n.decision = d
         self._by_name: Dict[str, DecisionN] = {n.name: n for n in self._nodes}
-        self.size: Optional[int] = D.space_size(self.decisions)
+        self.encoding = RowEncoding(self.decisions)
+        self.size: Optional[int] = self.encoding.size
         self._dna_spec: Optional[pg.DNASpec] = None
 
     # -- sampling and materialization -----------------------------------------------------------
-    def random_assignment(self, rng: Optional[random.Random] = None) -> Dict[str, Any]:
+    def random_assignment(self, rng: Union[random.Random, np.random.Generator, None] = None) -> Dict[str, Any]:
         """A uniformly random value for every decision active under the values drawn before it."""
-        rng = rng or random.Random()
-        a: Dict[str, Any] = {}
-        for d in self.decisions:
-            c = d.condition
-            if c is not None and not (c.parent in a and c.holds(a[c.parent])):
-                continue
-            a[d.name] = _random_value(d, rng)
-        return a
+        if isinstance(rng, random.Random):  # a seeded stdlib generator seeds the numpy one
+            rng = np.random.default_rng(rng.getrandbits(64))
+        elif rng is None:
+            rng = np.random.default_rng()
+        return self.encoding.to_assignment(self.encoding.sample(1, rng)[0])
 
     def sample(self, seed: Optional[int] = None) -> Program:
         """A concrete program drawn uniformly decision by decision (same seed, same program)."""
@@ -64,7 +62,7 @@ class Space:
 
     def active(self, assignment: Mapping[str, Any]) -> List[str]:
         """Names of the decisions active under `assignment`."""
-        return D.active_names(self.decisions, assignment)
+        return active_names(self.decisions, assignment)
 
     # -- user values <-> encoded values ---------------------------------------------------------
     def encode(self, choices: Mapping[str, Any]) -> Dict[str, Any]:
@@ -82,7 +80,7 @@ class Space:
             a[d.name] = self._encode_one(d, choices[d.name])
         return a
 
-    def _encode_one(self, d: D.Decision, value: Any) -> Any:
+    def _encode_one(self, d: Decision, value: Any) -> Any:
         if d.kind in ("choice", "subset"):
             def index(v):
                 if d.literals is not None:
@@ -122,16 +120,16 @@ class Space:
     def dna_spec(self) -> pg.DNASpec:
         """A flat pyglove DNASpec whose decision points are this table's decisions."""
         if self._dna_spec is None:
-            self._dna_spec = D.dna_spec(self.decisions)
+            self._dna_spec = dna_codec.dna_spec(self.decisions)
         return self._dna_spec
 
     def to_dna(self, assignment: Mapping[str, Any]) -> pg.DNA:
         """The pyglove DNA of an encoded assignment."""
-        return D.to_dna(self.decisions, assignment, self.dna_spec())
+        return dna_codec.to_dna(self.decisions, assignment, self.dna_spec())
 
     def from_dna(self, dna: pg.DNA) -> Dict[str, Any]:
         """The encoded assignment in a DNA of `dna_spec()`."""
-        return D.from_dna(self.decisions, dna)
+        return dna_codec.from_dna(self.decisions, dna, self.dna_spec())
 
     def to_pyglove(self) -> Any:
         """The space as a pyglove symbolic value with `pg.oneof`/`pg.floatv`/... hyper values."""
@@ -240,45 +238,24 @@ def _resolve_names(nodes: List[DecisionN]) -> List[DecisionN]:
     return nodes
 
 
-def _condition(n: DecisionN) -> Optional[D.Condition]:
+def _condition(n: DecisionN) -> Optional[Condition]:
     if n.condition is None:
         return None
     holder, values = n.condition
-    return D.Condition(holder[0].name, values)
+    return Condition(holder[0].name, values)
 
 
-def _decision(n: DecisionN) -> D.Decision:
+def _decision(n: DecisionN) -> Decision:
     from .printer import node_text  # the printer knows the tree; the tree needs no printer
     cond = _condition(n)
     if isinstance(n, ChoiceN) or isinstance(n, SubsetN):
         texts = tuple(node_text(c) for c in n.candidates)
         lits = tuple(c.value for c in n.candidates) if all(type(c) is Const for c in n.candidates) else None
         if isinstance(n, ChoiceN):
-            return D.Decision(n.name, "choice", texts, condition=cond, literals=lits)
-        return D.Decision(n.name, "subset", texts, k=n.k, distinct=n.distinct, sorted=n.sorted, condition=cond, literals=lits)
+            return Decision(n.name, Kind.CHOICE, texts, condition=cond, literals=lits)
+        return Decision(n.name, Kind.SUBSET, texts, k=n.k, distinct=n.distinct, sorted=n.sorted, condition=cond, literals=lits)
     if isinstance(n, OptionalN):
-        return D.Decision(n.name, "choice", ("none", node_text(n.item)), condition=cond, literals=None)
+        return Decision(n.name, Kind.CHOICE, ("none", node_text(n.item)), condition=cond, literals=None)
     if isinstance(n, FloatN):
-        return D.Decision(n.name, "float", low=n.low, high=n.high, log=n.log, condition=cond)
-    return D.Decision(n.name, "int", low=n.low, high=n.high, log=n.log, condition=cond)
-
-
-def _random_value(d: D.Decision, rng: random.Random) -> Any:
-    kind = d.kind
-    if kind == "choice":
-        return rng.randrange(len(d.choices))
-    if kind == "int":
-        lo, hi = int(d.low), int(d.high)
-        if d.log:
-            return min(hi, int(math.exp(rng.uniform(math.log(lo), math.log(hi + 1)))))
-        return rng.randint(lo, hi)
-    if kind == "float":
-        if d.log:
-            return math.exp(rng.uniform(math.log(d.low), math.log(d.high)))
-        return rng.uniform(d.low, d.high)
-    n = len(d.choices)
-    if d.distinct:
-        picks = rng.sample(range(n), d.k)
-    else:
-        picks = [rng.randrange(n) for _ in range(d.k)]
-    return tuple(sorted(picks) if d.sorted else picks)
+        return Decision(n.name, Kind.FLOAT, low=n.low, high=n.high, log=n.log, condition=cond)
+    return Decision(n.name, Kind.INT, low=n.low, high=n.high, log=n.log, condition=cond)

@@ -13,7 +13,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import pyglove as pg
 
-from .decisions import Condition, Decision
+from hypsearch.decisions import Condition, Decision
+
 from .errors import Location
 
 ABSENT = object()  # what an absent `optional(x)` yields: dropped from lists, `none` elsewhere

@@ -1,39 +1,48 @@
 """Search algorithms over decision tables: random, evolution, mcts and smbo.
 
-Every algorithm has the same ask/tell interface on a compact encoding of the table (`space.py`):
-`propose()` -> `Proposal(id, assignment)` or None when a finite space is exhausted,
-`tell(proposal, value, budget=1.0)` (maximisation; budget < 1 for a trial stopped early),
-`fail(proposal, error)`, and `state_dict()` / `from_state()` for exact resumption from JSON.
-`as_dna_generator()` wraps one as a pyglove `DNAGenerator`. This package imports numpy and pyglove
-only: it reads decisions by their attributes and never imports the language (`hypsearch.dsl`).
+Every algorithm has the same ask/tell interface on the row encoding of a decision table
+(`hypsearch.decisions`): `propose()` -> a pending `Trial` (id, assignment) or None when a finite
+space is exhausted, `tell(trial, value, budget=1.0)` (in the algorithm's direction, "max" by
+default; budget < 1 for a trial stopped early), `fail(trial, error)`, `observe(record)` to bring
+in a finished trial from a record, and `state_dict()` / `from_state()` for exact resumption from
+JSON. `as_dna_generator()` wraps one as a pyglove `DNAGenerator`. This package imports numpy and
+pyglove only; it never imports the language (`hypsearch.dsl`), torch or Ray.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
-from .algorithms import ALGORITHMS, Algorithm, Proposal, Trial
+from .algorithms import ALGORITHMS, Algorithm, Proposal
+from .trial import Status, Trial
 
-__all__ = ["ALGORITHMS", "Algorithm", "Proposal", "Trial", "algorithm", "from_state", "options"]
+__all__ = ["ALGORITHMS", "Algorithm", "Proposal", "Status", "Trial", "algorithm", "from_state", "names", "options"]
+
+
+def names() -> list:
+    """The registered algorithms' names, sorted (the CLI's choices)."""
+    return sorted(ALGORITHMS)
 
 
 def _lookup(name: str) -> type:
     cls = ALGORITHMS.get(name)
     if cls is None:
-        raise ValueError(f"unknown search algorithm {name!r}; available: {', '.join(sorted(ALGORITHMS))}")
+        raise ValueError(f"unknown search algorithm {name!r}; available: {', '.join(names())}")
     return cls
 
 
-def algorithm(name: str, decisions: Sequence[Any], seed: Optional[int] = None, **options: Any) -> Algorithm:
+def algorithm(name: str, decisions: Sequence[Any], seed: Optional[int] = None, direction: str = "max",
+              **options: Any) -> Algorithm:
     """A new search algorithm `name` over a decision table (ValueError for unknown names or options)."""
-    return _lookup(name)(decisions, seed=seed, **options)
+    return _lookup(name)(decisions, seed=seed, direction=direction, **options)
 
 
-def from_state(state: Dict[str, Any], decisions: Sequence[Any]) -> Algorithm:
-    """The algorithm saved in `state` (from `Algorithm.state_dict()`), ready to continue."""
+def from_state(state: Dict[str, Any], decisions: Sequence[Any], trials: Optional[Iterable[Trial]] = None) -> Algorithm:
+    """The algorithm saved in `state` (from `Algorithm.state_dict()`), ready to continue; `trials`
+    are the records in the order they happened when the state was saved without them."""
     cls = _lookup(state.get("algorithm", ""))
-    algo = cls(decisions, seed=int(state["seed"]), **state.get("options", {}))
-    algo.load_state_dict(state)
+    algo = cls(decisions, seed=int(state["seed"]), direction=state.get("direction", "max"), **state.get("options", {}))
+    algo.load_state_dict(state, trials)
     return algo
 
 

@@ -16,17 +16,17 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from .models import BayesLinear, RandomFeatures
-from .space import CHOICE, SUBSET, Encoding
+from hypsearch.decisions.rows import CHOICE, SUBSET, RowEncoding
 
 
 class Surrogate:
-    """Mean and uncertainty of the objective of programs (rows of an `Encoding`)."""
+    """Mean and uncertainty of the objective of programs (rows of a `RowEncoding`)."""
 
-    def __init__(self, space: Encoding, seed: int, interactions: int = 0, noise: float = 0.1,
+    def __init__(self, encoding: RowEncoding, seed: int, interactions: int = 0, noise: float = 0.1,
                  lengthscale: float = 0.0):
-        self.space = space
-        n_in = space.n_features + 1  # + budget column
-        n_active = max(1.0, float(len(space.decisions)))
+        self.encoding = encoding
+        n_in = encoding.n_features + 1  # + budget column
+        n_active = max(1.0, float(len(encoding.decisions)))
         self.features = RandomFeatures(n_in, interactions, lengthscale or math.sqrt(n_active), seed)
         self.model = BayesLinear(np.ones(self.features.n_out), noise)
         self.best_final = -math.inf
@@ -36,7 +36,7 @@ class Surrogate:
 
     def featurize(self, rows: np.ndarray, budget: float = 1.0) -> np.ndarray:
         """Model inputs of rows evaluated at `budget` (predictions use budget 1)."""
-        x = self.space.features(rows)
+        x = self.encoding.features(rows)
         return self.features(np.hstack([x, np.full((len(rows), 1), 1.0 - min(budget, 1.0))]))
 
     @property
@@ -84,10 +84,10 @@ class Surrogate:
     def guided_rows(self, count: int, rng: np.random.Generator) -> np.ndarray:
         """`count` raw rows (conditions not applied): categorical and subset decisions set to the best
         choices under Thompson samples of the weights; numbers drawn at random."""
-        rows = self.space.sample_raw(count, rng)
-        n_lin = self.space.n_features
+        rows = self.encoding.sample_raw(count, rng)
+        n_lin = self.encoding.n_features
         w = self.model.sample_weights(count, rng)[:, :n_lin]
-        sp = self.space
+        sp = self.encoding
         for i in range(len(sp.decisions)):
             kind = sp.kind[i]
             if kind not in (CHOICE, SUBSET):

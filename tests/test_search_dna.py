@@ -5,7 +5,8 @@ from __future__ import annotations
 import pyglove as pg
 import pytest
 
-from hypsearch.dsl.decisions import Condition, Decision, dna_spec, from_dna
+from hypsearch.decisions import Condition, Decision
+from hypsearch.decisions.dna import dna_spec, from_dna
 from hypsearch.search import algorithm
 
 
@@ -30,7 +31,7 @@ def test_pg_sample_drives_the_algorithm_through_the_lead_dna_spec(name):
         feedback(float(assignment["depth"]))
     told = list(algo.trials.values())
     assert len(told) == 12 and all(t.status == "ok" for t in told)
-    assert [algo.space.to_assignment(t.row) for t in told] == proposed
+    assert [algo.encoding.to_assignment(algo.row(t)) for t in told] == proposed
     assert algo.best().value == max(a["depth"] for a in proposed)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypsearch.dsl.decisions import Decision
+from hypsearch.decisions import Decision
 from hypsearch.search import algorithm
 
 

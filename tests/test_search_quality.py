@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hypsearch.dsl.decisions import Decision
+from hypsearch.decisions import Decision
 from hypsearch.search import algorithm
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hypsearch.dsl.decisions import Decision
+from hypsearch.decisions import Decision
 from hypsearch.search import algorithm
-from hypsearch.search.space import Encoding
+from hypsearch.decisions import RowEncoding
 from hypsearch.search.surrogate import Surrogate
 
 
@@ -16,7 +16,7 @@ def table():
 
 
 def test_uncertainty_shrinks_near_observed_points():
-    space = Encoding(table())
+    space = RowEncoding(table())
     rng = np.random.default_rng(0)
     surrogate = Surrogate(space, seed=0, interactions=32)
     rows = space.sample(20, rng)
@@ -32,7 +32,7 @@ def test_uncertainty_shrinks_near_observed_points():
 
 
 def test_the_surrogate_learns_an_additive_signal():
-    space = Encoding(table())
+    space = RowEncoding(table())
     rng = np.random.default_rng(1)
     surrogate = Surrogate(space, seed=0)
     rows = space.sample(60, rng)
@@ -44,7 +44,7 @@ def test_the_surrogate_learns_an_additive_signal():
 
 
 def test_partial_results_are_predicted_at_the_full_budget():
-    space = Encoding(table())
+    space = RowEncoding(table())
     rng = np.random.default_rng(2)
     surrogate = Surrogate(space, seed=0)
     rows = space.sample(40, rng)

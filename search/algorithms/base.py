@@ -1,46 +1,30 @@
 """The interface every search algorithm shares, and the bookkeeping they all need.
 
-`Algorithm` keeps the trials (pending, told, failed), the set of programs already proposed (so
-none is proposed twice and a finite space ends cleanly), seeded randomness, option validation and
-state: the state is the seed, the options and the log of events (proposals with their rows, tells,
-failures) plus the generator's position. Loading replays the log through the same hooks that built
-the state the first time, so the tree, population or surrogate come back exactly and the next
-proposals are the ones the saved algorithm would have made. Subclasses implement `_propose` (which
-may only consume randomness; it changes nothing else) and react to `_on_proposed`, `_on_told` and
-`_on_failed`.
+`Algorithm` keeps the trials (pending and answered, as `hypsearch.search.trial.Trial` records),
+the set of programs already proposed (so none is proposed twice and a finite space ends cleanly),
+seeded randomness, option validation and state. Subclasses implement `_propose` (which may only
+consume randomness; it changes nothing else) and react to `_on_proposed`, `_on_told` and
+`_on_failed`; because only `_propose` draws random numbers, the whole state can be rebuilt from
+the trials alone (a journal) by replaying them through the same hooks, and the random generator's
+position is the only thing a checkpoint adds for the next proposals to be exactly the saved ones.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, ClassVar, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..space import Encoding
+from hypsearch.decisions import Decision, RowEncoding
 
-STATE_FORMAT = "hypsearch.search/1"
+from ..trial import Status, Trial
 
+STATE_FORMAT = "hypsearch.search/2"
+DIRECTIONS = ("max", "min")
 
-@dataclass(frozen=True)
-class Proposal:
-    """A program to evaluate: its id and the assignment of its active decisions."""
-
-    id: int
-    assignment: Dict[str, Any]
-
-
-@dataclass
-class Trial:
-    """A proposal and what became of it (status: pending, ok, partial or failed)."""
-
-    id: int
-    row: np.ndarray
-    status: str = "pending"
-    value: Optional[float] = None
-    budget: Optional[float] = None
-    error: Optional[str] = None
+# Kept as a name for readers of the ask/tell interface: a proposal is a pending trial.
+Proposal = Trial
 
 
 class Algorithm:
@@ -49,8 +33,12 @@ class Algorithm:
     name: ClassVar[str] = ""
     OPTIONS: ClassVar[Dict[str, Tuple[Any, str]]] = {}
 
-    def __init__(self, decisions: Union[Sequence[Any], Encoding], seed: Optional[int] = None, **options: Any):
-        self.space = decisions if isinstance(decisions, Encoding) else Encoding(decisions)
+    def __init__(self, decisions: Union[Sequence[Decision], RowEncoding], seed: Optional[int] = None,
+                 direction: str = "max", **options: Any):
+        self.encoding = decisions if isinstance(decisions, RowEncoding) else RowEncoding(decisions)
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be \"max\" or \"min\", got {direction!r}")
+        self.direction = direction
         self.options = resolve_options(type(self), options)
         self._validate_options()
         self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2 ** 63))
@@ -58,21 +46,22 @@ class Algorithm:
 
     # -- the interface ---------------------------------------------------------------------
 
-    def propose(self) -> Optional[Proposal]:
-        """The next program to evaluate, or None when a finite space has no unproposed program left."""
-        if self.space.size is not None and len(self._seen) >= self.space.size:
+    def propose(self) -> Optional[Trial]:
+        """The next program to evaluate (a pending trial), or None when a finite space has no
+        unproposed program left."""
+        if self.encoding.size is not None and len(self._seen) >= self.encoding.size:
             return None
         row = self._propose()
-        if row is None or self.space.key(row) in self._seen:
+        if row is None or self.encoding.key(row) in self._seen:
             row = self.random_unseen()
         if row is None:
             return None
-        trial = self._register(row)
-        return Proposal(trial.id, self.space.to_assignment(trial.row))
+        return self._register(row, self._next_id)
 
-    def tell(self, proposal: Union[Proposal, int], value: float, budget: float = 1.0) -> None:
-        """Report the value (to maximise) of a pending proposal; budget < 1: a trial stopped early."""
-        trial = self._pending_trial(proposal)
+    def tell(self, trial: Union[Trial, int], value: float, budget: float = 1.0) -> None:
+        """Report the value (in the algorithm's direction) of a pending trial; budget < 1: a trial
+        stopped early."""
+        trial = self._pending_trial(trial)
         try:
             value, budget = float(value), float(budget)
         except (TypeError, ValueError):
@@ -84,61 +73,99 @@ class Algorithm:
         self._events.append(["tell", trial.id, value, budget])
         self._tell(trial, value, budget)
 
-    def fail(self, proposal: Union[Proposal, int], error: Optional[str] = None) -> None:
-        """Report that a pending proposal failed; it is learned from and never proposed again."""
-        trial = self._pending_trial(proposal)
-        self._events.append(["fail", trial.id, None if error is None else str(error)])
-        self._fail(trial, error)
+    def fail(self, trial: Union[Trial, int], error: Optional[str] = None, status: Status = Status.FAILED) -> None:
+        """Report that a pending trial failed (or is invalid); it is learned from and never
+        proposed again."""
+        trial = self._pending_trial(trial)
+        status = Status(status)
+        if status not in (Status.FAILED, Status.INVALID):
+            raise ValueError(f"fail() takes status failed or invalid, got {status.value}")
+        self._events.append(["fail", trial.id, None if error is None else str(error), status.value])
+        self._fail(trial, error, status)
+
+    def observe(self, record: Trial) -> None:
+        """Bring in a trial from a record (a journal line, an earlier run): its proposal if the
+        algorithm has not seen it, then its result if it has one. Replaying records in the order
+        they happened rebuilds the algorithm's state."""
+        known = self.trials.get(record.id)
+        if known is None:
+            row = self.encoding.from_assignment(record.assignment)
+            if self.encoding.key(row) in self._seen:
+                raise ValueError(f"trial {record.id} repeats the program of trial {self._seen[self.encoding.key(row)]}")
+            known = self._register(row, record.id)
+        if not record.status.finished or known.status.finished:
+            return
+        if record.status.has_value and record.value is not None:
+            self.tell(known, record.value, record.budget if record.budget is not None else 1.0)
+        else:
+            self.fail(known, record.error, Status.INVALID if record.status is Status.INVALID else Status.FAILED)
 
     @property
     def pending(self) -> List[int]:
-        """Ids of the proposals not answered yet."""
+        """Ids of the trials not answered yet."""
         return list(self._pending)
 
-    def best(self) -> Optional[Trial]:
-        """The told trial with the highest final (budget 1) value, or None."""
-        finals = [t for t in self.trials.values() if t.status == "ok"]
-        return max(finals, key=lambda t: t.value) if finals else None
+    def score(self, trial: Trial) -> float:
+        """The trial's value turned so that higher is better."""
+        return trial.value if self.direction == "max" else -trial.value
 
-    def state_dict(self) -> Dict[str, Any]:
-        """The whole state as JSON-able data (seed, options, event log, generator position)."""
-        return {
+    def best(self) -> Optional[Trial]:
+        """The trial with the best final (budget 1) value, or None."""
+        finals = [t for t in self.trials.values() if t.status is Status.OK]
+        return max(finals, key=self.score) if finals else None
+
+    def row(self, trial: Union[Trial, int]) -> np.ndarray:
+        """The encoded row of a trial (read-only)."""
+        return self._rows[trial.id if isinstance(trial, Trial) else int(trial)]
+
+    def state_dict(self, trials: bool = True) -> Dict[str, Any]:
+        """The whole state as JSON-able data: seed, options, the generator's position and (unless
+        `trials=False`, for a caller that keeps the trials itself) the trials' events in order."""
+        state = {
             "format": STATE_FORMAT,
             "algorithm": self.name,
             "seed": self.seed,
+            "direction": self.direction,
             "options": dict(self.options),
-            "space": self.space.fingerprint(),
-            "events": [list(e) for e in self._events],
+            "space": self.encoding.fingerprint(),
+            "trials": len(self.trials),
             "rng": self.rng.bit_generator.state,
         }
+        if trials:
+            state["events"] = [list(e) for e in self._events]
+        return state
 
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Restore a state from `state_dict()` (same algorithm and decision table)."""
+    def load_state_dict(self, state: Dict[str, Any], trials: Optional[Iterable[Trial]] = None) -> None:
+        """Restore a state from `state_dict()`; `trials` replaces its events (records in the order
+        they happened) when it was saved with `trials=False`."""
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"not a search state of format {STATE_FORMAT!r}: {state.get('format')!r}")
         if state.get("algorithm") != self.name:
             raise ValueError(f"state is for algorithm `{state.get('algorithm')}`, not `{self.name}`")
-        if state.get("space") != self.space.fingerprint():
+        if state.get("space") != self.encoding.fingerprint():
             raise ValueError("state was saved for a different decision table (names, kinds or domains differ)")
         self.options = resolve_options(type(self), state.get("options", {}))
         self._validate_options()
         self.seed = int(state["seed"])
+        self.direction = state.get("direction", "max")
         self._reset()
-        for event in state["events"]:
-            kind = event[0]
-            if kind == "propose":
-                trial = self._register(self.space.from_list(event[2]))
-                if trial.id != event[1]:
-                    raise ValueError(f"corrupt search state: proposal {event[1]} replayed as {trial.id}")
-            elif kind == "tell":
-                self._events.append(list(event))
-                self._tell(self.trials[event[1]], float(event[2]), float(event[3]))
-            elif kind == "fail":
-                self._events.append(list(event))
-                self._fail(self.trials[event[1]], event[2])
-            else:
-                raise ValueError(f"corrupt search state: unknown event {kind!r}")
-        self.rng.bit_generator.state = state["rng"]
+        if trials is not None:
+            for record in trials:
+                self.observe(record)
+        else:
+            for event in state.get("events", []):
+                self._replay(event)
+        self.resume_randomness(state)
+
+    def resume_randomness(self, state: Optional[Dict[str, Any]]) -> bool:
+        """Continue the random stream where `state` left it when it was saved after the same
+        trials as are here now (then the next proposals are exactly the saved algorithm's);
+        otherwise a stream derived from the seed and the trial count. True when exact."""
+        if state is not None and state.get("trials") == len(self.trials) and "rng" in state:
+            self.rng.bit_generator.state = state["rng"]
+            return True
+        self.rng = np.random.default_rng([self.seed, len(self.trials)])
+        return False
 
     def as_dna_generator(self):
         """This algorithm as a pyglove `pg.geno.DNAGenerator` (for `pg.sample` / `pg.iter`)."""
@@ -151,25 +178,25 @@ class Algorithm:
         """A uniformly random program not proposed yet: None when none is left, or when `tries`
         batches found none in a space too large to enumerate (200,000 programs)."""
         for _ in range(tries):
-            row = self.first_unseen(self.space.sample(batch, self.rng))
+            row = self.first_unseen(self.encoding.sample(batch, self.rng))
             if row is not None:
                 return row
-        every = self.space.all_rows()
+        every = self.encoding.all_rows()
         if every is None:
             return None
-        left = [i for i, r in enumerate(every) if self.space.key(r) not in self._seen]
+        left = [i for i, r in enumerate(every) if self.encoding.key(r) not in self._seen]
         return every[left[int(self.rng.integers(len(left)))]].copy() if left else None
 
     def first_unseen(self, rows: np.ndarray, order: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
         """The first row (in `order`, default as given) that was not proposed yet."""
         for i in (range(len(rows)) if order is None else order):
-            if self.space.key(rows[i]) not in self._seen:
+            if self.encoding.key(rows[i]) not in self._seen:
                 return rows[i]
         return None
 
     def is_seen(self, row: np.ndarray) -> bool:
         """Whether this program was already proposed."""
-        return self.space.key(row) in self._seen
+        return self.encoding.key(row) in self._seen
 
     # -- hooks ------------------------------------------------------------------------------
 
@@ -184,7 +211,7 @@ class Algorithm:
         """A proposal was made (also during a replay)."""
 
     def _on_told(self, trial: Trial) -> None:
-        """A value arrived (trial.status is ok, or partial when trial.budget < 1)."""
+        """A value arrived (trial.status is ok, or stopped when trial.budget < 1)."""
 
     def _on_failed(self, trial: Trial) -> None:
         """A trial failed."""
@@ -197,41 +224,57 @@ class Algorithm:
     def _reset(self) -> None:
         self.rng = np.random.default_rng(self.seed)
         self.trials: Dict[int, Trial] = {}
+        self._rows: Dict[int, np.ndarray] = {}
         self._seen: Dict[bytes, int] = {}
         self._pending: Dict[int, Trial] = {}
         self._events: List[list] = []
         self._next_id = 0
         self._setup()
 
-    def _register(self, row: np.ndarray) -> Trial:
-        trial = Trial(self._next_id, np.array(row, dtype=float))
-        self._next_id += 1
-        self.trials[trial.id] = trial
-        self._seen[self.space.key(trial.row)] = trial.id
-        self._pending[trial.id] = trial
-        self._events.append(["propose", trial.id, self.space.to_list(trial.row)])
+    def _register(self, row: np.ndarray, tid: int) -> Trial:
+        row = np.array(row, dtype=float)
+        if tid in self.trials:
+            raise ValueError(f"trial id {tid} is already taken")
+        trial = Trial(tid, self.encoding.to_assignment(row))
+        self._next_id = max(self._next_id, tid + 1)
+        self.trials[tid] = trial
+        self._rows[tid] = row
+        self._seen[self.encoding.key(row)] = tid
+        self._pending[tid] = trial
+        self._events.append(["propose", tid, self.encoding.to_list(row)])
         self._on_proposed(trial)
         return trial
 
-    def _pending_trial(self, proposal: Union[Proposal, int]) -> Trial:
-        tid = proposal.id if isinstance(proposal, Proposal) else proposal
+    def _replay(self, event: list) -> None:
+        kind = event[0]
+        if kind == "propose":
+            self._register(self.encoding.from_list(event[2]), int(event[1]))
+        elif kind == "tell":
+            self.tell(int(event[1]), float(event[2]), float(event[3]))
+        elif kind == "fail":
+            self.fail(int(event[1]), event[2], Status(event[3]) if len(event) > 3 else Status.FAILED)
+        else:
+            raise ValueError(f"corrupt search state: unknown event {kind!r}")
+
+    def _pending_trial(self, trial: Union[Trial, int]) -> Trial:
+        tid = trial.id if isinstance(trial, Trial) else trial
         if not isinstance(tid, (int, np.integer)) or isinstance(tid, bool):
-            raise ValueError(f"expected a Proposal or a proposal id, got {proposal!r}")
-        trial = self._pending.get(int(tid))
-        if trial is None:
-            state = self.trials[int(tid)].status if int(tid) in self.trials else "unknown"
-            raise ValueError(f"proposal {tid} is not pending (it is {state})")
-        return trial
+            raise ValueError(f"expected a Trial or a trial id, got {trial!r}")
+        found = self._pending.get(int(tid))
+        if found is None:
+            state = self.trials[int(tid)].status.value if int(tid) in self.trials else "unknown"
+            raise ValueError(f"trial {tid} is not pending (it is {state})")
+        return found
 
     def _tell(self, trial: Trial, value: float, budget: float) -> None:
         del self._pending[trial.id]
         trial.value, trial.budget = value, budget
-        trial.status = "ok" if budget >= 1.0 else "partial"
+        trial.status = Status.OK if budget >= 1.0 else Status.STOPPED
         self._on_told(trial)
 
-    def _fail(self, trial: Trial, error: Optional[str]) -> None:
+    def _fail(self, trial: Trial, error: Optional[str], status: Status = Status.FAILED) -> None:
         del self._pending[trial.id]
-        trial.status, trial.error = "failed", error
+        trial.status, trial.error = status, error
         self._on_failed(trial)
 
 

@@ -23,7 +23,8 @@ from typing import Optional
 
 import numpy as np
 
-from .base import Algorithm, Trial, require
+from ..trial import Status, Trial
+from .base import Algorithm, require
 
 
 class RegularizedEvolution(Algorithm):
@@ -51,7 +52,7 @@ class RegularizedEvolution(Algorithm):
             return self.random_unseen()
         parent = self._select()
         for _ in range(self.options["mutation_tries"]):
-            child = self.space.mutate(parent[None, :], self.rng)[0]
+            child = self.encoding.mutate(parent[None, :], self.rng)[0]
             if not self.is_seen(child):
                 return child
         return None
@@ -59,9 +60,9 @@ class RegularizedEvolution(Algorithm):
     def _select(self) -> np.ndarray:
         members = list(self.population)
         picks = self.rng.choice(len(members), size=self.options["tournament"], replace=False)
-        best = max(picks, key=lambda i: (members[i].value, -i))
-        return members[best].row
+        best = max(picks, key=lambda i: (self.score(members[i]), -i))
+        return self.row(members[best])
 
     def _on_told(self, trial: Trial) -> None:
-        if trial.status == "ok":
+        if trial.status is Status.OK:
             self.population.append(trial)

@@ -25,9 +25,10 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..space import FLOAT
+from hypsearch.decisions.rows import FLOAT
 from ..surrogate import Surrogate, best_unseen
-from .base import Algorithm, Trial, require
+from ..trial import Status, Trial
+from .base import Algorithm, require
 
 
 class Node:
@@ -77,17 +78,17 @@ class MCTS(Algorithm):
         require(o["noise"] > 0, "option `noise` of `mcts` must be above 0")
 
     def _setup(self) -> None:
-        self._conditions = {i: (parent, values) for i, parent, values in self.space.conditions}
-        empty = np.full(self.space.width, np.nan)
+        self._conditions = {i: (parent, values) for i, parent, values in self.encoding.conditions}
+        empty = np.full(self.encoding.width, np.nan)
         self.root = self._node(empty, 0)
-        self.surrogate = Surrogate(self.space, self.seed, 0, self.options["noise"])
+        self.surrogate = Surrogate(self.encoding, self.seed, 0, self.options["noise"])
         self._paths: Dict[int, List[Node]] = {}
         self._finals: List[float] = []  # final values seen, sorted (for rank rewards)
 
     # -- tree structure ---------------------------------------------------------------------
 
     def _next_decision(self, prefix: np.ndarray, start: int) -> int:
-        sp = self.space
+        sp = self.encoding
         conditions = self._conditions
         for i in range(start, len(sp.decisions)):
             if i not in conditions:
@@ -98,7 +99,7 @@ class MCTS(Algorithm):
         return -1
 
     def _allowed(self, node: Node) -> float:
-        count = self.space.value_count(node.dec)
+        count = self.encoding.value_count(node.dec)
         if count is not None and count <= self.options["widen_above"]:
             return count
         o = self.options
@@ -107,12 +108,12 @@ class MCTS(Algorithm):
 
     def _node(self, prefix: np.ndarray, start: int) -> Node:
         dec = self._next_decision(prefix, start)
-        return Node(dec, prefix, self.space.count_completions(prefix, start) if dec >= 0 else 1)
+        return Node(dec, prefix, self.encoding.count_completions(prefix, start) if dec >= 0 else 1)
 
     # -- proposing --------------------------------------------------------------------------
 
     def _propose(self) -> Optional[np.ndarray]:
-        for _ in range(4 * len(self.space.decisions) + 4):
+        for _ in range(4 * len(self.encoding.decisions) + 4):
             node = self.root
             while True:
                 if node.closed or node.dec < 0:
@@ -146,7 +147,7 @@ class MCTS(Algorithm):
         return best
 
     def _rollout(self, node: Node) -> Optional[np.ndarray]:
-        sp, o = self.space, self.options
+        sp, o = self.encoding, self.options
         count = o["rollouts"]
         guided = self.surrogate.count >= max(1, o["guide_after"])
         rows = self.surrogate.guided_rows(count, self.rng) if guided else sp.sample_raw(count, self.rng)
@@ -161,7 +162,7 @@ class MCTS(Algorithm):
 
     def _force_new_value(self, node: Node, rows: np.ndarray) -> None:
         """Expansion tries a value of the node's decision that has no child yet."""
-        sp = self.space
+        sp = self.encoding
         if sp.kind[node.dec] == FLOAT or not node.children:
             return
         slots = sp.slots[node.dec]
@@ -180,15 +181,15 @@ class MCTS(Algorithm):
     # -- bookkeeping ------------------------------------------------------------------------
 
     def _on_proposed(self, trial: Trial) -> None:
-        sp = self.space
+        sp = self.encoding
         node, path = self.root, [self.root]
         while node.dec >= 0:
-            value = tuple(float(x) for x in trial.row[sp.slots[node.dec]])
+            value = tuple(float(x) for x in self.row(trial)[sp.slots[node.dec]])
             child = node.children.get(value)
             if child is None:
                 if len(node.children) < self._allowed(node):
                     prefix = node.prefix.copy()
-                    prefix[sp.slots[node.dec]] = trial.row[sp.slots[node.dec]]
+                    prefix[sp.slots[node.dec]] = self.row(trial)[sp.slots[node.dec]]
                     child = self._node(prefix, node.dec + 1)
                     node.children[value] = child
                     path.append(child)
@@ -210,19 +211,20 @@ class MCTS(Algorithm):
 
     def _on_told(self, trial: Trial) -> None:
         path = self._paths.pop(trial.id)
-        final = trial.status == "ok"
-        reward = self._reward(trial.value)
+        final = trial.status is Status.OK
+        value = self.score(trial)
+        reward = self._reward(value)
         for n in path:
             n.p -= 1
             if final:
                 n.n += 1
                 n.w += reward
         if final:
-            bisect.insort(self._finals, trial.value)
-        self.surrogate.observe(trial.row, reward, trial.budget)
+            bisect.insort(self._finals, value)
+        self.surrogate.observe(self.row(trial), reward, trial.budget)
 
     def _on_failed(self, trial: Trial) -> None:
         for n in self._paths.pop(trial.id):
             n.p -= 1
             n.f += 1
-        self.surrogate.observe_failure(trial.row)
+        self.surrogate.observe_failure(self.row(trial))

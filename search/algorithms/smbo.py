@@ -20,7 +20,8 @@ import numpy as np
 
 from ..models import expected_improvement
 from ..surrogate import Surrogate, best_unseen, order_by
-from .base import Algorithm, Trial, require
+from ..trial import Status, Trial
+from .base import Algorithm, require
 
 
 class SMBO(Algorithm):
@@ -48,7 +49,7 @@ class SMBO(Algorithm):
 
     def _setup(self) -> None:
         o = self.options
-        self.surrogate = Surrogate(self.space, self.seed, o["interactions"], o["noise"])
+        self.surrogate = Surrogate(self.encoding, self.seed, o["interactions"], o["noise"])
         self._answered = 0
         self._top: list = []  # best final trials, best first
 
@@ -56,33 +57,33 @@ class SMBO(Algorithm):
         o = self.options
         if self._answered < o["initial"] or self.surrogate.count == 0:
             return self.random_unseen()
-        model = self.surrogate.with_lies([t.row for t in self._pending.values()])
+        model = self.surrogate.with_lies([self.row(t) for t in self._pending.values()])
         best = model.incumbent()
-        batches = [self.space.sample(o["candidates"], self.rng)]
+        batches = [self.encoding.sample(o["candidates"], self.rng)]
         elite = self._elite(o["elite"])
         if len(elite) and o["mutants"]:
             parents = elite[self.rng.integers(len(elite), size=o["mutants"])]
-            batches.append(self.space.mutate(parents, self.rng))
+            batches.append(self.encoding.mutate(parents, self.rng))
         if o["guided"]:
-            batches.append(self.space.apply_conditions(model.guided_rows(o["guided"], self.rng)))
+            batches.append(self.encoding.apply_conditions(model.guided_rows(o["guided"], self.rng)))
         rows = np.concatenate(batches)
         scores = expected_improvement(*model.predict(rows), best)
         for _ in range(o["refine"]):
             top = rows[order_by(scores)[:8]]
-            more = self.space.mutate(np.repeat(top, 8, axis=0), self.rng)
+            more = self.encoding.mutate(np.repeat(top, 8, axis=0), self.rng)
             rows = np.concatenate([rows, more])
             scores = np.concatenate([scores, expected_improvement(*model.predict(more), best)])
         return best_unseen(self, rows, scores)
 
     def _elite(self, count: int) -> np.ndarray:
-        return np.array([t.row for t in self._top[:count]]) if self._top else np.zeros((0, self.space.width))
+        return np.array([self.row(t) for t in self._top[:count]]) if self._top else np.zeros((0, self.encoding.width))
 
     def _on_told(self, trial: Trial) -> None:
         self._answered += 1
-        if trial.status == "ok":
-            self._top = sorted(self._top + [trial], key=lambda t: (-t.value, t.id))[: self.options["elite"]]
-        self.surrogate.observe(trial.row, trial.value, trial.budget)
+        if trial.status is Status.OK:
+            self._top = sorted(self._top + [trial], key=lambda t: (-self.score(t), t.id))[: self.options["elite"]]
+        self.surrogate.observe(self.row(trial), self.score(trial), trial.budget)
 
     def _on_failed(self, trial: Trial) -> None:
         self._answered += 1
-        self.surrogate.observe_failure(trial.row)
+        self.surrogate.observe_failure(self.row(trial))

@@ -1,39 +1,39 @@
-"""The compact encoding of a decision table that every search algorithm works on.
+"""Rows: the compact numpy encoding of a decision table that search algorithms work on.
 
-A decision table (objects with `name`, `kind`, `choices`, `low`, `high`, `log`, `k`, `distinct`,
-`sorted`, `condition`; see `hypsearch.dsl.decisions`, read by duck typing) becomes a few numpy
-arrays. A *row* is one program: a float vector with one slot per decision (k slots for a subset
-decision) holding its encoded value, NaN where the decision is inactive. Batches of rows are sampled,
-mutated and turned into surrogate features with a handful of numpy operations, so an algorithm can
-score hundreds of candidates per proposal; pyglove DNA (a full symbolic object per genome, about 30
-samples/s measured) is produced only at the API boundary (`search/dna.py`).
+A decision table becomes a few numpy arrays. A *row* is one program: a float vector with one slot
+per decision (k slots for a subset decision) holding its encoded value, NaN where the decision is
+inactive. Batches of rows are sampled, mutated and turned into surrogate features with a handful
+of numpy operations, so an algorithm can score hundreds of candidates per proposal; pyglove DNA (a
+full symbolic object per genome, about 30 samples/s measured) is produced only at the API boundary
+(`dna.py`). Domains, conditions and counting come from the table itself (`model.py`, `table.py`).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from .model import Decision, Kind
+from .table import active_names, check_table, count_completions
+
 CHOICE, INT, FLOAT, SUBSET = 0, 1, 2, 3
-_KINDS = {"choice": CHOICE, "int": INT, "float": FLOAT, "subset": SUBSET}
+_KINDS = {Kind.CHOICE: CHOICE, Kind.INT: INT, Kind.FLOAT: FLOAT, Kind.SUBSET: SUBSET}
 _ENUMERATE_LIMIT = 200_000
 _BUMPS = 5  # Gaussian bumps per number in the surrogate features
 _CENTRES = np.linspace(0.0, 1.0, _BUMPS)
 _WIDTH = 1.0 / (_BUMPS - 1)
 
 
-class Encoding:
+class RowEncoding:
     """Arrays describing a decision table, and batch operations on rows of encoded values."""
 
-    def __init__(self, decisions: Sequence[Any]):
+    def __init__(self, decisions: Sequence[Decision]):
         self.decisions = tuple(decisions)
+        check_table(self.decisions)
         self.names = [d.name for d in self.decisions]
         self.index = {n: i for i, n in enumerate(self.names)}
-        if len(self.index) != len(self.names):
-            raise ValueError("decision names must be unique")
         n = len(self.decisions)
         self.kind = np.zeros(n, dtype=int)
         self.n_values = np.zeros(n, dtype=int)  # discrete values (0 for floats)
@@ -41,22 +41,16 @@ class Encoding:
         slot_dec, slot_kind, lo, hi, logs = [], [], [], [], []
         self.conditions = []  # (decision, parent, allowed parent values), parents first
         for i, d in enumerate(self.decisions):
-            if d.kind not in _KINDS:
-                raise ValueError(f"decision `{d.name}` has unknown kind {d.kind!r}; allowed: {', '.join(_KINDS)}")
             kind = _KINDS[d.kind]
             self.kind[i] = kind
             width = int(d.k) if kind == SUBSET else 1
             start = len(slot_dec)
             self.slots.append(slice(start, start + width))
             if kind in (CHOICE, SUBSET):
-                if len(d.choices) < 1:
-                    raise ValueError(f"decision `{d.name}` has no choices")
                 low, high, log = 0.0, float(len(d.choices) - 1), False
                 self.n_values[i] = len(d.choices)
             else:
                 low, high = float(d.low), float(d.high)
-                if not low <= high:
-                    raise ValueError(f"decision `{d.name}` has low {d.low} above high {d.high}")
                 log = bool(d.log) and low > 0
                 self.n_values[i] = int(high) - int(low) + 1 if kind == INT else 0
             for _ in range(width):
@@ -67,8 +61,6 @@ class Encoding:
                 logs.append(log)
             c = d.condition
             if c is not None:
-                if c.parent not in self.index or self.index[c.parent] >= i:
-                    raise ValueError(f"decision `{d.name}` depends on `{c.parent}`, which must come before it")
                 self.conditions.append((i, self.index[c.parent], np.array(sorted(float(v) for v in c.values))))
         self.slot_dec = np.array(slot_dec, dtype=int)
         self.slot_kind = np.array(slot_kind, dtype=int)
@@ -78,13 +70,13 @@ class Encoding:
         self.first_slot = np.array([s.start for s in self.slots], dtype=int)
         self.conditional = np.array([d.condition is not None for d in self.decisions], dtype=bool)
         self.mutable = (self.kind == FLOAT) | (self.n_values > 1)
-        self.mutable[self.kind == SUBSET] = [self._subset_count(i) > 1 for i in np.flatnonzero(self.kind == SUBSET)]
+        self.mutable[self.kind == SUBSET] = [self.decisions[i].size > 1 for i in np.flatnonzero(self.kind == SUBSET)]
         self._discrete_single = np.flatnonzero((self.slot_kind == CHOICE) | (self.slot_kind == INT))
         self._float_slots = np.flatnonzero(self.slot_kind == FLOAT)
         self._subset_decs = np.flatnonzero(self.kind == SUBSET)
         self._build_scales()
         self._build_features()
-        self.size = self._count()
+        self.size = count_completions(self.decisions)
         self._all_rows: Optional[np.ndarray] = None
 
     # -- sampling --------------------------------------------------------------------------
@@ -209,21 +201,24 @@ class Encoding:
         return out
 
     def from_assignment(self, assignment: Mapping[str, Any]) -> np.ndarray:
-        """The row of an assignment; ValueError when it sets an inactive or misses an active decision."""
-        row = np.full(self.width, np.nan)
-        for name, value in assignment.items():
-            if name not in self.index:
-                raise ValueError(f"unknown decision `{name}`")
-            i = self.index[name]
-            row[self.slots[i]] = [float(x) for x in value] if self.kind[i] == SUBSET else [float(value)]
-        kept = self.apply_conditions(row[None, :].copy())[0]
-        extra = [n for i, n in enumerate(self.names) if not np.isnan(row[self.first_slot[i]]) and np.isnan(kept[self.first_slot[i]])]
+        """The row of an assignment; ValueError for an unknown decision, a value outside its
+        domain, or an assignment that sets an inactive or misses an active decision."""
+        unknown = [n for n in assignment if n not in self.index]
+        if unknown:
+            raise ValueError(f"unknown decision `{unknown[0]}`")
+        active = active_names(self.decisions, assignment)
+        on = set(active)
+        extra = [n for n in self.names if n in assignment and n not in on]
         if extra:
             raise ValueError(f"assignment sets inactive decisions: {', '.join(extra)}")
-        probe = self.apply_conditions(np.where(np.isnan(row), 0.0, row)[None, :])[0]
-        missing = [n for i, n in enumerate(self.names) if np.isnan(row[self.first_slot[i]]) and not np.isnan(probe[self.first_slot[i]])]
+        missing = [n for n in active if n not in assignment]
         if missing:
             raise ValueError(f"assignment misses active decisions: {', '.join(missing)}")
+        row = np.full(self.width, np.nan)
+        for name in active:
+            i = self.index[name]
+            value = self.decisions[i].validate(assignment[name])
+            row[self.slots[i]] = [float(x) for x in value] if self.kind[i] == SUBSET else [float(value)]
         return row
 
     def to_list(self, row: np.ndarray) -> list:
@@ -309,20 +304,6 @@ class Encoding:
 
     # -- finite spaces ----------------------------------------------------------------------
 
-    def _subset_values(self, i: int):
-        d = self.decisions[i]
-        n = range(len(d.choices))
-        if d.distinct:
-            return itertools.combinations(n, d.k) if d.sorted else itertools.permutations(n, d.k)
-        return itertools.combinations_with_replacement(n, d.k) if d.sorted else itertools.product(n, repeat=d.k)
-
-    def _subset_count(self, i: int) -> int:
-        d = self.decisions[i]
-        n, k = len(d.choices), int(d.k)
-        if d.distinct:
-            return math.comb(n, k) if d.sorted else math.perm(n, k)
-        return math.comb(n + k - 1, k) if d.sorted else n ** k
-
     def _sample_subsets(self, i: int, count: int, rng: np.random.Generator) -> np.ndarray:
         d = self.decisions[i]
         n, k = len(d.choices), int(d.k)
@@ -333,54 +314,18 @@ class Encoding:
         return np.sort(v, axis=1) if d.sorted else v
 
     def values(self, i: int) -> List[Any]:
-        """All values of a discrete decision (as slot tuples); ValueError for floats."""
-        kind = self.kind[i]
-        if kind == FLOAT:
-            raise ValueError(f"decision `{self.names[i]}` is continuous")
-        if kind == SUBSET:
-            return [tuple(float(x) for x in v) for v in self._subset_values(i)]
-        return [(float(v),) for v in range(int(self.lo[self.first_slot[i]]), int(self.hi[self.first_slot[i]]) + 1)]
+        """All values of a discrete decision as slot tuples (ValueError for floats)."""
+        if self.kind[i] == SUBSET:
+            return [tuple(float(x) for x in v) for v in self.decisions[i].values()]
+        return [(float(v),) for v in self.decisions[i].values()]
 
     def value_count(self, i: int) -> Optional[int]:
         """Number of values of decision i, None for floats."""
-        if self.kind[i] == FLOAT:
-            return None
-        return self._subset_count(i) if self.kind[i] == SUBSET else int(self.n_values[i])
-
-    def _count(self) -> Optional[int]:
-        return self.count_completions(np.full(self.width, np.nan), 0)
+        return self.decisions[i].size
 
     def count_completions(self, prefix: np.ndarray, start: int) -> Optional[int]:
         """Number of programs whose decisions before `start` are those of `prefix` (None: infinite)."""
-        later = range(start, len(self.decisions))
-        if any(self.kind[i] == FLOAT for i in later):
-            return None
-        conditions = {i: (parent, values) for i, parent, values in self.conditions}
-        children: Dict[int, list] = {}
-        roots = []
-        for i in later:
-            if i not in conditions:
-                roots.append(i)
-                continue
-            parent, values = conditions[i]
-            if parent >= start:
-                children.setdefault(parent, []).append((i, values))
-            elif np.isin(prefix[self.slots[parent]], values).any():
-                roots.append(i)
-
-        def group(decs) -> int:
-            total = 1
-            for i in decs:
-                total *= decision(i)
-            return total
-
-        def decision(i: int) -> int:
-            kids = children.get(i)
-            if not kids:
-                return self.value_count(i)
-            return sum(group([c for c, vals in kids if np.isin(np.array(v), vals).any()]) for v in self.values(i))
-
-        return group(roots)
+        return count_completions(self.decisions, self.to_assignment(prefix), start)
 
     def all_rows(self) -> Optional[np.ndarray]:
         """Every row of a finite space of at most 200,000 programs (cached), else None."""

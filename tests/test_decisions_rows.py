@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hypsearch.dsl.decisions import Condition, Decision, active_names, space_size
-from hypsearch.search.space import Encoding
+from hypsearch.decisions import Condition, Decision, active_names, space_size
+from hypsearch.decisions import RowEncoding
 
 
 def table():
@@ -21,7 +21,7 @@ def table():
 
 
 def test_the_size_and_the_enumeration_agree_with_the_decision_table():
-    space = Encoding(table())
+    space = RowEncoding(table())
     assert space.size == space_size(table())
     rows = space.all_rows()
     assert len(rows) == space.size
@@ -32,14 +32,14 @@ def test_the_size_and_the_enumeration_agree_with_the_decision_table():
 
 
 def test_rows_round_trip_through_assignments_and_json_lists():
-    space = Encoding(table())
+    space = RowEncoding(table())
     for r in space.sample(50, np.random.default_rng(0)):
         assert space.key(space.from_assignment(space.to_assignment(r))) == space.key(r)
         assert space.key(space.from_list(space.to_list(r))) == space.key(r)
 
 
 def test_an_assignment_setting_an_inactive_or_missing_an_active_decision_is_refused():
-    space = Encoding(table())
+    space = RowEncoding(table())
     with pytest.raises(ValueError, match="inactive decisions: w\\[1\\]"):
         space.from_assignment({"depth": 1, "w[0]": 0, "w[1]": 1, "s": (0, 1), "n": 5})
     with pytest.raises(ValueError, match="misses active decisions: w\\[1\\]"):
@@ -47,7 +47,7 @@ def test_an_assignment_setting_an_inactive_or_missing_an_active_decision_is_refu
 
 
 def test_a_mutation_changes_one_active_decision_and_the_sub_tree_it_switches():
-    space = Encoding(table())
+    space = RowEncoding(table())
     rng = np.random.default_rng(1)
     parents = space.sample(300, rng)
     children = space.mutate(parents, rng)
@@ -61,7 +61,7 @@ def test_a_mutation_changes_one_active_decision_and_the_sub_tree_it_switches():
 
 
 def test_features_are_one_hot_scaled_and_zero_for_inactive_decisions():
-    space = Encoding(table())
+    space = RowEncoding(table())
     row = space.from_assignment({"depth": 1, "w[0]": 1, "s": (0, 2), "n": 100})
     f = space.features(row[None, :])[0]
     assert f.shape == (space.n_features,)
@@ -75,7 +75,7 @@ def test_features_are_one_hot_scaled_and_zero_for_inactive_decisions():
 
 
 def test_the_bump_features_let_a_linear_model_find_an_optimum_inside_a_range():
-    space = Encoding([Decision("lr", "float", low=1e-5, high=1.0, log=True)])
+    space = RowEncoding([Decision("lr", "float", low=1e-5, high=1.0, log=True)])
     rows = space.sample(200, np.random.default_rng(0))
     x = space.features(rows)
     y = -(np.log10(rows[:, 0]) + 3) ** 2
