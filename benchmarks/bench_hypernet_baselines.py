@@ -33,9 +33,9 @@ import hypsearch
 from hypsearch.data import load_data
 from hypsearch.dsl.vocabulary import data as D
 from hypsearch.dsl.vocabulary import training as T
-from hypsearch.run.errors import TrialFailed, TrialInvalid
-from hypsearch.run.train import fit
-from hypsearch.run.trial import evaluate
+from hypsearch.runner.errors import TrialFailed, TrialInvalid
+from hypsearch.runner.train import fit
+from hypsearch.runner.trial import evaluate
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "digits_hypernet.hyp")
 SETS = {"split_digits": D.split_digits(tasks=5), "permuted_digits": D.permuted_digits(tasks=5)}

@@ -30,6 +30,10 @@ class Kind(str, Enum):
     def __str__(self) -> str:
         return self.value
 
+    # Hash as the plain string it equals, so either works as a dict key.
+    def __hash__(self) -> int:
+        return hash(self.value)
+
 
 @dataclass(frozen=True)
 class Condition:

@@ -10,40 +10,37 @@ comes from the objective). Training objectives (a metric name) need the runner: 
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, List, Optional, Tuple
 
+from hypsearch.dsl.api import load
 from hypsearch.dsl.errors import HypError
+from hypsearch.dsl.pyref import resolve
 from hypsearch.objective_value import objective_value
-from hypsearch.search import Algorithm, algorithm
-
-
-@dataclass
-class Trial:
-    """One evaluated program: its choices (decision -> user value) and what it scored."""
-
-    number: int
-    program: Any
-    choices: Dict[str, Any]
-    assignment: Dict[str, Any]
-    value: Optional[float] = None
-    status: str = "ok"  # ok | failed
-    error: Optional[str] = None
-    metrics: Dict[str, Any] = field(default_factory=dict)
+from hypsearch.runner.coordinator import Coordinator, run_loop
+from hypsearch.runner.trial import objective_of
+from hypsearch.search import Algorithm, Status, Trial, algorithm
 
 
 @dataclass
 class OptimizeResult:
-    """Every trial in order, the best one, the direction and the algorithm (for its state)."""
+    """Every trial in order, the best one, the direction, the algorithm (for its state) and the space."""
 
     trials: List[Trial]
     best: Optional[Trial]
     mode: str
     algorithm: Algorithm
+    space: Any = None
+
+    def program(self, trial: Trial) -> Any:
+        """The concrete program (a pyglove object) of one of the trials."""
+        return self.space.materialize(trial.assignment)
 
     def __repr__(self) -> str:
-        failed = sum(t.status == "failed" for t in self.trials)
+        failed = sum(t.status is Status.FAILED for t in self.trials)
         best = f"best value {self.best.value:g} (trial {self.best.number})" if self.best else "no successful trial"
         return f"OptimizeResult({len(self.trials)} trials, {failed} failed, {best})"
 
@@ -54,7 +51,6 @@ def optimize(space: Any, fn: Optional[Callable[[Any], Any]] = None, *, algo: Opt
     `mode` is "max" or "min"; `options` go to the algorithm. Unset arguments come from the file's
     `search(...)` block, then default to mcts and 100 trials."""
     if isinstance(space, (str, os.PathLike)):
-        from .dsl.api import load
         space = load(os.fspath(space))
     settings = space.search_settings() if hasattr(space, "search_settings") else {}
     algo = algo or settings.get("algo") or "mcts"
@@ -71,43 +67,35 @@ def optimize(space: Any, fn: Optional[Callable[[Any], Any]] = None, *, algo: Opt
     elif not callable(fn):
         raise HypError(f"fn must be a function of a program, got {type(fn).__name__}")
     try:
-        search = algorithm(algo, space.decisions, seed=seed, **options)
+        search = algorithm(algo, space.decisions, seed=seed, direction=mode, **options)
     except ValueError as e:
         raise HypError(str(e)) from None
-    sign = 1.0 if mode == "max" else -1.0
-    done: List[Trial] = []
-    for number in range(trials):
-        proposal = search.propose()
-        if proposal is None:  # a finite space, every program evaluated
-            break
-        program = space.materialize(proposal.assignment)
-        trial = Trial(number, program, space.decode(proposal.assignment), dict(proposal.assignment))
-        error = None
-        try:
-            out = fn(program)
-        except Exception as e:  # the user's function: record, learn, go on
-            error = f"{type(e).__name__}: {e}"
-        else:
-            try:
-                trial.value, trial.metrics = objective_value(out, fn)
-            except ValueError as e:
-                error = f"the function {e}"
-        if error is None:
-            search.tell(proposal, sign * trial.value)
-        else:
-            trial.status, trial.error = "failed", error
-            search.fail(proposal, error)
-        done.append(trial)
-    ok = [t for t in done if t.status == "ok"]
-    best = (max if mode == "max" else min)(ok, key=lambda t: t.value) if ok else None
-    return OptimizeResult(done, best, mode, search)
+    # The same loop as the inline executor, with no experiment directory behind it.
+    coord = Coordinator(space, search, algo, trials, mode)
+    run_loop(coord, lambda trial, program: _score(fn, trial, program))
+    return OptimizeResult(coord.records, coord.best, mode, search, space)
+
+
+def _score(fn: Callable[[Any], Any], trial: Trial, program: Any) -> Tuple[Trial, Any, bool]:
+    """The trial scored by the user's function: a function that raises, or returns something that
+    is not a finite number, marks it failed; the search goes on."""
+    started = time.time()
+    try:
+        out = fn(program)
+    except Exception as e:  # the user's function: record, learn, go on
+        return dataclasses.replace(trial, status=Status.FAILED, error=f"{type(e).__name__}: {e}",
+                                   started=started, finished=time.time()), None, False
+    try:
+        value, metrics = objective_value(out, fn)
+    except ValueError as e:
+        return dataclasses.replace(trial, status=Status.FAILED, error=f"the function {e}",
+                                   started=started, finished=time.time()), None, False
+    return dataclasses.replace(trial, status=Status.OK, value=value, metrics=[metrics], budget=1.0,
+                               started=started, finished=time.time()), None, False
 
 
 def _objective_of(space: Any) -> Tuple[Callable[[Any], Any], str]:
     """The Python objective of the space's programs and its direction."""
-    from hypsearch.dsl.pyref import resolve
-    from hypsearch.run.trial import objective_of
-
     objective = objective_of(space.sample(seed=0))
     if objective.ref is None:
         raise HypError("optimize() without fn needs a Python objective in the file, "

@@ -28,6 +28,10 @@ class Status(str, Enum):
     def __str__(self) -> str:
         return self.value
 
+    # Hash as the plain string it equals, so either works as a dict key.
+    def __hash__(self) -> int:
+        return hash(self.value)
+
     @property
     def finished(self) -> bool:
         """Whether the trial has its result (any status but pending)."""

@@ -34,7 +34,7 @@ def test_optimize_records_failures_and_reports_the_best_successful_trial():
     assert failed and all(t.choices["b"] == 0 and t.error == "RuntimeError: diverged" and t.value is None for t in failed)
     ok = [t for t in result.trials if t.status == "ok"]
     assert result.best.value == max(t.value for t in ok)
-    assert result.best.value == score(result.best.program)
+    assert result.best.value == score(result.program(result.best))
     assert set(result.best.choices) == {"a", "b", "lr"}
     assert result.algorithm.best().value == result.best.value
 
@@ -57,7 +57,7 @@ def test_non_numbers_and_non_finite_values_mark_trials_failed():
     values = iter([float("nan"), "high", {"value": 2.0, "loss": 1.0}, float("inf"), 1.0])
     result = hypsearch.optimize(hypsearch.loads(SPACE), lambda p: next(values), algo="random", trials=5, seed=0)
     assert [t.status for t in result.trials] == ["failed", "failed", "ok", "failed", "ok"]
-    assert result.best.value == 2.0 and result.best.metrics == {"value": 2.0, "loss": 1.0}
+    assert result.best.value == 2.0 and result.best.last_metrics == {"value": 2.0, "loss": 1.0}
 
 
 def test_optimize_stops_when_a_finite_space_is_exhausted():

@@ -7,6 +7,7 @@ import textwrap
 import pytest
 
 import hypsearch
+from hypsearch.runner.experiment import Experiment
 from hypsearch.cli import main as cli
 
 SPACE = textwrap.dedent("""\
@@ -57,13 +58,13 @@ def test_exported_model_loads_without_pickles_and_predicts_like_the_best_trial(e
     assert set(raw) >= {"hyp", "state_dict"} and "target = sequential(" in raw["hyp"]
     model = hypsearch.load_model(out)
     assert isinstance(model, torch.nn.Module)
-    best = max((json.loads(line) for line in open(os.path.join(experiment, "trials.jsonl"))), key=lambda r: r["value"])
+    best = Experiment.open(experiment).best
     program = hypsearch.loads(raw["hyp"]).sample()
     data = load_data(program.data, None)
     with torch.no_grad():
         logits = model(torch.tensor(data.x_val, dtype=torch.float32))
     accuracy = (logits.argmax(-1).numpy() == data.y_val).mean()
-    assert accuracy == pytest.approx(best["value"], abs=1e-6)
+    assert accuracy == pytest.approx(best.value, abs=1e-6)
 
 
 def test_plot_writes_a_png_with_one_line_per_experiment(experiment, tmp_path):

@@ -61,7 +61,7 @@ def test_run_with_address_runs_its_trials_on_the_existing_cluster(head_node, tmp
                              "--address", head_node, "--trials", "2", "--seed", "0", "--out", str(out), "--quiet"],
                             env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
-    lines = [json.loads(line) for line in open(out / "trials.jsonl")]
+    lines = [r for r in map(json.loads, open(out / "trials.jsonl")) if r["status"] != "pending"]
     assert [line["status"] for line in lines] == ["ok", "ok"]
     # The trials ran in the cluster's worker (one CPU: one reused actor), not in the driver.
     assert len({line["metrics"][0]["pid"] for line in lines}) == 1

@@ -9,7 +9,6 @@ import textwrap
 import time
 
 import hypsearch
-import hypsearch.run  # noqa: F401  (the callable subpackage: hypsearch/__init__.run still requires path_or_space)
 
 SLOW = textwrap.dedent("""\
     import time
@@ -29,8 +28,9 @@ SPACE = textwrap.dedent("""\
 
 
 def _journal(directory):
+    """The finished trials' lines, in order (the journal also has a line per proposal)."""
     with open(os.path.join(directory, "trials.jsonl")) as f:
-        return [json.loads(line) for line in f]
+        return [r for r in map(json.loads, f) if r["status"] != "pending"]
 
 
 def _kill_mid_run(space, out, after_lines):
@@ -41,7 +41,7 @@ def _kill_mid_run(space, out, after_lines):
     deadline = time.time() + 60
     try:
         while time.time() < deadline:
-            if os.path.exists(journal) and sum(1 for _ in open(journal)) >= after_lines:
+            if os.path.exists(journal) and len(_journal(out)) >= after_lines:
                 break
             assert proc.poll() is None, proc.stderr.read().decode()
             time.sleep(0.05)

@@ -15,9 +15,9 @@ from hypsearch.dsl.vocabulary import layers as L
 from hypsearch.dsl.vocabulary import structure as S
 from hypsearch.dsl.vocabulary import training as T
 from hypsearch.dsl.vocabulary.objective import maximize, minimize, python
-from hypsearch.run.errors import TrialFailed, TrialInvalid
-from hypsearch.run.train import fit, make_optimizer, metric_names
-from hypsearch.run.trial import evaluate
+from hypsearch.runner.errors import TrialFailed, TrialInvalid
+from hypsearch.runner.train import fit, make_optimizer, metric_names
+from hypsearch.runner.trial import evaluate
 
 
 @hypsearch.component

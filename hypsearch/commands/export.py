@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..run.export import export
+    from ..runner.export import export
 
     path = export(args.dir, args.out)
     print(f"wrote {path}")

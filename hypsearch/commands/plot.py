@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..run.plot import plot
+    from ..runner.plot import plot
 
     path = plot(args.dirs, args.out)
     print(f"wrote {path}")

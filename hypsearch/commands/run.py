@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 
-from ..dsl.errors import HypError
+from hypsearch import search
+from hypsearch.dsl.errors import HypError
 
 DESCRIPTION = """\
 Search a .hyp space: the algorithm proposes programs, each is trained and scored as one trial
@@ -25,7 +26,7 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", nargs="?", help="the .hyp space to search (not with --resume)")
     parser.add_argument("--resume", metavar="DIR", help="continue the experiment in DIR")
-    parser.add_argument("--algo", choices=["random", "mcts", "smbo", "evolution"], help="search algorithm")
+    parser.add_argument("--algo", choices=search.names(), help="search algorithm")
     parser.add_argument("--trials", type=int, metavar="N", help="number of trials in all (resumed ones included)")
     parser.add_argument("--seed", type=int, metavar="S", help="seed of the algorithm (default: chosen and recorded)")
     parser.add_argument("--out", metavar="DIR", help="experiment directory (default runs/<space>-<time>)")
@@ -44,9 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..run import run
-    from ..run.report import failure_summary, trials_table
-    from ..run.settings import parse_algo_options
+    from ..runner import run
+    from ..runner.report import failure_summary, trials_table
+    from ..runner.settings import parse_algo_options
 
     if args.resume and args.file:
         raise HypError("give either a FILE or --resume DIR, not both")

@@ -23,8 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..run.experiment import Experiment
-    from ..run.report import failure_summary, sort_trials, trials_table
+    from ..runner.experiment import Experiment
+    from ..runner.report import failure_summary, sort_trials, trials_table
 
     exp = Experiment.open(args.dir)
     best = exp.best

@@ -6,15 +6,15 @@ import math
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..dsl.errors import HypError
-from .journal import TrialRecord
+from hypsearch.search.trial import Trial
 
 
-def last_metrics(record: TrialRecord) -> Dict[str, Any]:
+def last_metrics(record: Trial) -> Dict[str, Any]:
     """The metrics of a trial's last epoch (its final metrics)."""
     return dict(record.metrics[-1]) if record.metrics else {}
 
 
-def metric_names(records: Sequence[TrialRecord]) -> List[str]:
+def metric_names(records: Sequence[Trial]) -> List[str]:
     """Numeric metric names found in the trials' last epochs, in first-seen order."""
     names: List[str] = []
     for r in records:
@@ -24,7 +24,7 @@ def metric_names(records: Sequence[TrialRecord]) -> List[str]:
     return names
 
 
-def sort_trials(records: Sequence[TrialRecord], mode: str, key: Optional[str] = None) -> List[TrialRecord]:
+def sort_trials(records: Sequence[Trial], mode: str, key: Optional[str] = None) -> List[Trial]:
     """Best first by `key` (value, id, duration or a metric name); trials without it go last."""
     key = key or "value"
     if key == "id":
@@ -38,7 +38,7 @@ def sort_trials(records: Sequence[TrialRecord], mode: str, key: Optional[str] = 
     # everything else descends.
     descending = (mode == "max") if key == "value" else ("loss" not in key)
 
-    def get(r: TrialRecord) -> Optional[float]:
+    def get(r: Trial) -> Optional[float]:
         v = r.value if key == "value" else last_metrics(r).get(key)
         return float(v) if isinstance(v, (int, float)) and math.isfinite(float(v)) else None
 
@@ -55,7 +55,7 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def trials_table(records: Sequence[TrialRecord], mode: str, top: Optional[int] = None,
+def trials_table(records: Sequence[Trial], mode: str, top: Optional[int] = None,
                  sort: Optional[str] = None) -> str:
     """A fixed-width table: id, status, value, main metrics, duration, choices."""
     rows = sort_trials(records, mode, sort)
@@ -80,7 +80,7 @@ def trials_table(records: Sequence[TrialRecord], mode: str, top: Optional[int] =
     return "\n".join(line.rstrip() for line in lines)
 
 
-def failure_summary(records: Sequence[TrialRecord], most: int = 3) -> List[str]:
+def failure_summary(records: Sequence[Trial], most: int = 3) -> List[str]:
     """The most frequent errors of failed and invalid trials, first line only, with counts."""
     counts: Dict[str, int] = {}
     for r in records:

@@ -1,14 +1,15 @@
-"""The searcher's saved state: the algorithm's JSON state plus the trials it has proposed that
-have not finished yet.
+"""A checkpoint of the search algorithm, saved beside the journal.
 
-It is saved after every proposal, so every trial the journal holds was proposed by a saved
-algorithm and a resumed run can tell it its result. Saving must survive a SIGKILL at any
-instant and stay cheap (renames cost milliseconds on some disks). So `searcher.json` is replaced
-atomically (temporary file, then rename) at most every couple of seconds and at the end. In
-between, snapshots go in place into two alternating slots, `searcher.a.json` and
-`searcher.b.json`. A kill can tear at most the slot being written, and loading takes the newest
-snapshot that parses, by sequence number. On resume the journal is the source of truth: results
-it holds that the state has not seen yet are told again.
+The journal (`journal.py`) is the run's record: the algorithm can always be rebuilt from its
+lines. The checkpoint adds what the lines cannot give, the position of the algorithm's random
+generator, so that a resumed run makes exactly the proposals the uninterrupted one would have;
+without it (deleted, unreadable, or older than the journal) the algorithm is rebuilt from the
+journal alone and continues on a stream derived from its seed. It is saved after every proposal,
+stays small (no trials in it) and must survive a SIGKILL at any instant while staying cheap
+(renames cost milliseconds on some disks). So `searcher.json` is replaced atomically (temporary
+file, then rename) at most every couple of seconds and at the end; in between, snapshots go in
+place into two alternating slots, `searcher.a.json` and `searcher.b.json`. A kill can tear at
+most the slot being written, and loading takes the newest snapshot that parses, by sequence number.
 """
 
 from __future__ import annotations
@@ -16,30 +17,30 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 CANONICAL_EVERY_S = 2.0
 
 
 @dataclass
-class SearchState:
-    """What `--resume` needs besides the journal."""
+class Checkpoint:
+    """The algorithm's state without its trials (those are the journal's)."""
 
     algo: str
-    algorithm: Dict[str, Any]  # the algorithm's state_dict()
-    pending: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # trial id -> assignment
-    told: List[int] = field(default_factory=list)  # trial ids whose result the algorithm has seen
+    algorithm: Dict[str, Any]  # Algorithm.state_dict(trials=False)
     seq: int = 0  # snapshot number: the newest wins on load
 
     def to_json(self) -> Dict[str, Any]:
-        return {"algo": self.algo, "seq": self.seq, "algorithm": self.algorithm, "pending": self.pending,
-                "told": self.told}
+        """A JSON-able dict."""
+        return {"algo": self.algo, "seq": self.seq, "algorithm": self.algorithm}
 
     @classmethod
-    def from_json(cls, data: Dict[str, Any]) -> "SearchState":
-        return cls(algo=data["algo"], algorithm=data["algorithm"], pending=dict(data.get("pending", {})),
-                   told=list(data.get("told", [])), seq=int(data.get("seq", 0)))
+    def from_json(cls, data: Dict[str, Any]) -> "Checkpoint":
+        """A checkpoint from `to_json()` output (KeyError / ValueError when malformed)."""
+        if not isinstance(data, dict) or not isinstance(data["algorithm"], dict):
+            raise ValueError("not a checkpoint")
+        return cls(algo=str(data["algo"]), algorithm=data["algorithm"], seq=int(data.get("seq", 0)))
 
 
 def write_json_atomic(path: str, data: Any) -> None:
@@ -68,7 +69,7 @@ class StateStore:
         self.seq = seq
         self._last_canonical = float("-inf")
 
-    def save(self, state: SearchState, final: bool = False) -> None:
+    def save(self, state: Checkpoint, final: bool = False) -> None:
         """Save a snapshot; `final` writes searcher.json and drops the slots."""
         self.seq += 1
         state.seq = self.seq
@@ -86,14 +87,14 @@ class StateStore:
                 f.write(text)
 
 
-def load(path: str) -> Optional[SearchState]:
+def load(path: str) -> Optional[Checkpoint]:
     """The newest complete snapshot saved at `path` (or its slots), or None when there is none."""
-    best: Optional[SearchState] = None
+    best: Optional[Checkpoint] = None
     for candidate in [path] + _slots(path):
         try:
             with open(candidate, "r", encoding="utf-8") as f:
-                state = SearchState.from_json(json.load(f))
-        except (OSError, ValueError, KeyError):
+                state = Checkpoint.from_json(json.load(f))
+        except (OSError, ValueError, KeyError, TypeError):
             continue  # missing, or torn by a kill in the middle of a write
         if best is None or state.seq > best.seq:
             best = state

@@ -2,51 +2,39 @@
 train and score it with `evaluate`, and classify what happened as ok / failed / invalid.
 
 Everything a program or its objective can throw is caught here and becomes a failed (or invalid)
-outcome with its message, so neither executor retries it; only a dead worker process escapes.
+trial with its message, so neither executor retries it; only a dead worker process escapes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
 import traceback
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from hypsearch.dsl.errors import HypError
+from hypsearch.search.trial import Status, Trial
+
+from .errors import TrialFailed, TrialInvalid
 
 WEIGHTS_FORMAT = "hypsearch-model/1"
 
 
-@dataclass
-class Outcome:
-    """What a trial produced."""
-
-    status: str  # ok | failed | stopped | invalid
-    value: Optional[float] = None
-    history: List[Dict[str, Any]] = field(default_factory=list)  # per-epoch metrics
-    error: Optional[str] = None
-    started: float = 0.0
-    finished: float = 0.0
-    budget: float = 1.0
-    attempts: int = 1
-    fatal: bool = False  # a mistake that concerns every trial (HypError): the run stops
-    model: Any = None  # the trained nn.Module (inline only; never sent between processes)
-
-
 def rebuild(program_text: str, filename: Optional[str]):
     """The concrete program from its `.hyp` text (as written by `hypsearch.dumps`)."""
-    import hypsearch
-    return hypsearch.loads(program_text, filename=filename or "<trial>").sample()
+    from hypsearch.dsl.api import loads
+    return loads(program_text, filename=filename or "<trial>").sample()
 
 
-def run_trial(program: Any, report: Optional[Callable[[Dict[str, Any]], None]] = None, device: str = "cpu",
-              base_dir: Optional[str] = None, should_stop: Optional[Callable[[], bool]] = None,
-              threads: int = 1) -> Outcome:
+def run_trial(trial: Trial, program: Any, report: Optional[Callable[[Dict[str, Any]], None]] = None,
+              device: str = "cpu", base_dir: Optional[str] = None, should_stop: Optional[Callable[[], bool]] = None,
+              threads: int = 1) -> Tuple[Trial, Any, bool]:
     """Evaluate one concrete program; never raises for a mistake of the program or its objective.
-    `threads`: torch's CPU threads for this trial (its share of the CPUs)."""
-    from ..dsl.errors import HypError
-    from .errors import TrialFailed, TrialInvalid
-    from .trial import evaluate
+    Gives the finished trial, the trained model (None for a Python objective or a failure) and
+    whether the error concerns every trial. `threads`: torch's CPU threads (its share of the CPUs)."""
+    from .trial import evaluate  # imports the training stack
 
     if device == "cpu" and getattr(program, "target", None) is not None:
         # torch defaults to one thread per core: trials sharing the cores then fight over them
@@ -62,29 +50,30 @@ def run_trial(program: Any, report: Optional[Callable[[Dict[str, Any]], None]] =
         if report is not None:
             report(metrics)
 
+    def ended(status: Status, **fields: Any) -> Trial:
+        fields.setdefault("metrics", history)
+        return dataclasses.replace(trial, status=status, started=started, finished=time.time(), **fields)
+
     try:
         result = evaluate(program, report=on_epoch, device=device, base_dir=base_dir, should_stop=should_stop)
     except TrialInvalid as e:
-        return Outcome("invalid", error=e.reason, history=history, started=started, finished=time.time())
+        return ended(Status.INVALID, error=e.reason), None, False
     except TrialFailed as e:
         error = e.reason + (f"\n{_tail(e.traceback)}" if e.traceback else "")
-        return Outcome("failed", error=error, history=list(e.history) or history, started=started,
-                       finished=time.time())
+        return ended(Status.FAILED, error=error, metrics=list(e.history) or history), None, False
     except HypError as e:  # the same mistake would break every trial: stop the run and say why
-        return Outcome("failed", error=e.render(), history=history, started=started, finished=time.time(),
-                       fatal=True)
+        return ended(Status.FAILED, error=e.render()), None, True
     except Exception as e:  # the program's or the objective's own bug: recorded, never retried
-        return Outcome("failed", error=_message(e, with_trace=True), history=history, started=started,
-                       finished=time.time())
+        return ended(Status.FAILED, error=_message(e, with_trace=True)), None, False
     value = result.value
     hist = list(result.history) if result.history else history
     if not hist and result.metrics:
         hist = [dict(result.metrics)]
     if value is None or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
-        return Outcome("failed", error=f"objective value is {value!r}", history=hist, started=started,
-                       finished=time.time())
-    return Outcome("ok", value=float(value), history=hist, started=started, finished=time.time(),
-                   model=result.model, budget=float(getattr(result, "budget", 1.0) or 1.0))
+        return ended(Status.FAILED, error=f"objective value is {value!r}", metrics=hist), None, False
+    budget = float(getattr(result, "budget", 1.0) or 1.0)
+    status = Status.OK if budget >= 1.0 else Status.STOPPED
+    return ended(status, value=float(value), metrics=hist, budget=budget), result.model, False
 
 
 def _message(e: BaseException, with_trace: bool = False) -> str:

@@ -9,11 +9,14 @@ brings the per-trial overhead from about a second to tens of milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import time
 from typing import Any, Dict
+
+from hypsearch.search.trial import Status, Trial
 
 from .coordinator import Coordinator
 from .settings import RunSettings
@@ -57,29 +60,25 @@ def _trainable(config: Dict[str, Any]) -> None:
         import torch
         if torch.cuda.is_available():
             device = "cuda"
+    carrier = Trial(int(config["hyp_id"]), {})
     try:
         program = rebuild(config["hyp_program"], config.get("hyp_file"))
     except Exception as e:  # a program text that does not parse back: invalid, not retried
-        from .worker import Outcome
-        outcome = Outcome("invalid", error=f"{type(e).__name__}: {e}", started=started, finished=time.time())
+        finished, model, fatal = dataclasses.replace(carrier, status=Status.INVALID, error=f"{type(e).__name__}: {e}",
+                                                     started=started, finished=time.time()), None, False
     else:
         base_dir = os.path.dirname(config["hyp_file"]) if config.get("hyp_file") else None
-        outcome = run_trial(program, report=report, device=device, base_dir=base_dir,
-                            threads=config.get("hyp_threads", 1))
+        finished, model, fatal = run_trial(carrier, program, report=report, device=device, base_dir=base_dir,
+                                           threads=config.get("hyp_threads", 1))
     final = dict(state["held"] or {})
-    if outcome.status == "ok" and OBJECTIVE_KEY not in final:
-        final[OBJECTIVE_KEY] = outcome.value
-    if outcome.status == "ok" and outcome.model is not None and config.get("hyp_weights"):
+    if finished.status is Status.OK and OBJECTIVE_KEY not in final:
+        final[OBJECTIVE_KEY] = finished.value
+    if finished.status is Status.OK and model is not None and config.get("hyp_weights"):
         os.makedirs(config["hyp_weights"], exist_ok=True)
-        save_weights(os.path.join(config["hyp_weights"], f"{config['hyp_id']}.pt"), outcome.model, config["hyp_program"],
+        save_weights(os.path.join(config["hyp_weights"], f"{config['hyp_id']}.pt"), model, config["hyp_program"],
                      config.get("hyp_file"))
-    final.update({
-        "hyp_done": 1, "hyp_status": outcome.status,
-        "hyp_value": outcome.value if outcome.value is not None else float("nan"),
-        "hyp_error": outcome.error or "", "hyp_history": json.dumps(_jsonable(outcome.history)),
-        "hyp_started": outcome.started, "hyp_finished": outcome.finished, "hyp_fatal": int(outcome.fatal),
-        "hyp_budget": outcome.budget,
-    })
+    # The finished record travels as one JSON string: Tune flattens and filters dict results.
+    final.update({"hyp_done": 1, "hyp_trial": json.dumps(finished.to_json()), "hyp_fatal": int(fatal)})
     tune.report(final)
 
 
@@ -95,18 +94,6 @@ def _numeric(metrics: Dict[str, Any]) -> Dict[str, Any]:
         elif isinstance(v, dict):
             out[k] = _numeric(v)
     return out
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if hasattr(x, "item"):
-        return _jsonable(x.item())
-    return x if isinstance(x, (str, int, float, bool)) or x is None else str(x)
 
 
 def run_ray(coord: Coordinator, settings: RunSettings, experiment_name: str = "tune") -> None:

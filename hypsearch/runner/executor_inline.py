@@ -9,20 +9,20 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from .coordinator import Coordinator
+from .coordinator import Coordinator, run_loop
 from .worker import run_trial, save_weights
 
 
 def run_inline(coord: Coordinator, device: str = "cpu", base_dir: Optional[str] = None, threads: int = 1) -> None:
     """Run trials until the coordinator has none left."""
-    while True:
-        spec = coord.next_trial()
-        if spec is None:
-            return
-        outcome = run_trial(spec.program, device=device, base_dir=base_dir, threads=threads)
-        model, outcome.model = outcome.model, None
-        if coord.complete(spec, outcome) and model is not None:
-            save_weights(coord.exp.best_pt, model, spec.program_text, coord.space_file)
+    def evaluate(trial, program):
+        return run_trial(trial, program, device=device, base_dir=base_dir, threads=threads)
+
+    def keep(trial, model):
+        if model is not None:
+            save_weights(coord.exp.best_pt, model, trial.program, coord.space_file)
+
+    run_loop(coord, evaluate, keep)
 
 
 def default_device(gpus_per_trial: float) -> str:

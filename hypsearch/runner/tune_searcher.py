@@ -8,6 +8,7 @@ concrete program as `.hyp` text so any worker can rebuild it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -17,9 +18,10 @@ from typing import Any, Dict, List, Optional
 from ray.tune import Callback, ProgressReporter
 from ray.tune.search import Searcher
 
-from .coordinator import Coordinator, TrialSpec
-from .state import SearchState, write_json_atomic
-from .worker import Outcome
+from hypsearch.search.trial import Status, Trial
+
+from .coordinator import Coordinator
+from .state import Checkpoint, write_json_atomic
 
 OBJECTIVE_KEY = "objective"  # every report carries the objective under this name (ASHA reads it)
 
@@ -32,7 +34,7 @@ class HypSearcher(Searcher):
         self.coord = coord
         self.threads = threads  # torch CPU threads per trial: its share of the CPUs
         self.trials = trials if trials is not None else {}  # Tune trial id -> Trial (filled by a callback)
-        self._specs: Dict[str, TrialSpec] = {}
+        self._specs: Dict[str, Trial] = {}
         self._history: Dict[str, List[Dict[str, Any]]] = {}
 
     def __getstate__(self) -> Dict[str, Any]:
@@ -43,13 +45,13 @@ class HypSearcher(Searcher):
         return state
 
     def suggest(self, trial_id: str) -> Optional[Dict[str, Any]]:
-        spec = self.coord.next_trial()
-        if spec is None:
+        trial = self.coord.next_trial()
+        if trial is None:
             return Searcher.FINISHED
-        self._specs[trial_id] = spec
+        self._specs[trial_id] = trial
         self._history[trial_id] = []
-        return {"hyp_id": spec.id, "hyp_program": spec.program_text, "hyp_file": self.coord.space_file,
-                "hyp_epochs": spec.epochs, "hyp_weights": self.coord.exp.weights, "hyp_threads": self.threads}
+        return {"hyp_id": trial.id, "hyp_program": trial.program, "hyp_file": self.coord.space_file,
+                "hyp_epochs": self.coord.epochs(trial), "hyp_weights": self.coord.exp.weights, "hyp_threads": self.threads}
 
     def on_trial_result(self, trial_id: str, result: Dict[str, Any]) -> None:
         self._history.setdefault(trial_id, []).append(_epoch_metrics(result))
@@ -59,49 +61,48 @@ class HypSearcher(Searcher):
         if spec is None:
             return
         history = self._history.pop(trial_id, [])
-        trial = self.trials.pop(trial_id, None)
-        attempts = 1 + (trial.run_metadata.num_failures if trial is not None else 0)
-        outcome = outcome_from_result(spec, result, error, history, _error_text(trial))
-        outcome.attempts = attempts
-        self.coord.complete(spec, outcome)
+        tune_trial = self.trials.pop(trial_id, None)
+        epochs = self.coord.epochs(spec)
+        finished, fatal = finished_from_result(spec, result, error, history, _error_text(tune_trial), epochs)
+        if tune_trial is not None:
+            finished.attempts = spec.attempts + tune_trial.run_metadata.num_failures
+        self.coord.complete(finished, fatal)
 
     def save(self, checkpoint_path: str) -> None:
-        write_json_atomic(checkpoint_path, self.coord.state().to_json())
+        write_json_atomic(checkpoint_path, self.coord.checkpoint().to_json())
 
     def restore(self, checkpoint_path: str) -> None:
+        # hypsearch resumes from its journal (`--resume`); Tune's own restore is not used, and a
+        # checkpoint alone holds no trials, so there is nothing to load here.
         with open(checkpoint_path, "r", encoding="utf-8") as f:
-            saved = SearchState.from_json(json.load(f))
-        self.coord.algorithm.load_state_dict(saved.algorithm)
+            Checkpoint.from_json(json.load(f))
 
 
-def outcome_from_result(spec: TrialSpec, result: Optional[Dict[str, Any]], error: bool,
-                        history: List[Dict[str, Any]], error_text: Optional[str]) -> Outcome:
-    """The trial's outcome from its last Tune result (complete, stopped early, or errored)."""
+def finished_from_result(spec: Trial, result: Optional[Dict[str, Any]], error: bool, history: List[Dict[str, Any]],
+                         error_text: Optional[str], epochs: Optional[int]) -> "tuple[Trial, bool]":
+    """The finished trial from its last Tune result (complete, stopped early, or errored), and
+    whether its error concerns every trial."""
     now = time.time()
     result = result or {}
     if error:
-        return Outcome("failed", history=history, started=spec.started, finished=now,
-                       error=error_text or "the trial's worker failed (see Ray's results)")
+        return dataclasses.replace(spec, status=Status.FAILED, metrics=history, finished=now,
+                                   error=error_text or "the trial's worker failed (see Ray's results)"), False
     if result.get("hyp_done"):
-        full = json.loads(result.get("hyp_history") or "[]")
-        value = result.get("hyp_value")
-        value = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-        return Outcome(result["hyp_status"], value=value, history=full or history,
-                       error=result.get("hyp_error") or None, started=result.get("hyp_started", spec.started),
-                       finished=result.get("hyp_finished", now), fatal=bool(result.get("hyp_fatal")),
-                       budget=float(result.get("hyp_budget", 1.0)))
+        ran = Trial.from_json(json.loads(result["hyp_trial"]))
+        return dataclasses.replace(spec, status=ran.status, value=ran.value, metrics=ran.metrics or history,
+                                   error=ran.error, started=ran.started or spec.started, finished=ran.finished or now,
+                                   budget=ran.budget), bool(result.get("hyp_fatal"))
     # No final report: a scheduler (ASHA) stopped the trial after some epochs.
     last = _epoch_metrics(result) if result else None
     if last and (not history or history[-1] != last):
         history = history + [last]
     value = result.get(OBJECTIVE_KEY)
-    done = len(history)
-    budget = done / spec.epochs if spec.epochs else 1.0
+    budget = min(len(history) / epochs, 1.0) if epochs else 1.0
     if value is None or not math.isfinite(float(value)):
-        return Outcome("failed", history=history, started=spec.started, finished=now,
-                       error="stopped early without an objective value", budget=budget)
-    return Outcome("stopped", value=float(value), history=history, started=spec.started, finished=now,
-                   budget=min(budget, 1.0))
+        return dataclasses.replace(spec, status=Status.FAILED, metrics=history, finished=now, budget=budget,
+                                   error="stopped early without an objective value"), False
+    return dataclasses.replace(spec, status=Status.STOPPED, value=float(value), metrics=history, finished=now,
+                               budget=budget), False
 
 
 # Keys Tune adds to every result: not the trial's own metrics.

@@ -14,9 +14,13 @@ import secrets
 import sys
 from typing import Any, Optional, Sequence
 
-from ..dsl.errors import HypError
+from hypsearch import search
+from hypsearch.dsl.api import load
+from hypsearch.dsl.errors import HypError
+
 from . import journal, state as state_io
 from .coordinator import Coordinator, objective_of, python_files
+from .executor_inline import remove_stale_weights
 from .experiment import Experiment, ExperimentDir, create, default_out, update_run
 from .progress import Progress
 from .settings import RunSettings, resolve
@@ -37,17 +41,16 @@ def run(path_or_space: Any = None, *, resume: Optional[str] = None, command: Opt
     dashboard, progress (live progress line on stderr). `command` is recorded in run.json.
     """
     if resume is not None:
-        exp, space, settings, records, saved, mode = _reopen(resume, options, command)
+        exp, space, settings, history, saved, mode = _reopen(resume, options, command)
     else:
         if path_or_space is None:
             raise HypError("run needs a .hyp file (or a Space), or resume=DIR")
         exp, space, settings, mode = _start(path_or_space, options, command)
-        records, saved = [], None
-    algorithm = _algorithm(space, settings, saved)
+        history, saved = journal.JournalContents(), None
+    algorithm = _algorithm(space, settings, mode, history, saved)
     progress = Progress(settings.trials, enabled=settings.progress)
-    coord = Coordinator(space, algorithm, settings.algo, settings.trials, exp, exp.space_file(), mode,
-                        records=records, resumed=saved, progress=progress)
-    from .executor_inline import remove_stale_weights
+    coord = Coordinator(space, algorithm, settings.algo, settings.trials, mode, exp, exp.space_file(),
+                        history=history, progress=progress, seq=saved.seq if saved is not None else 0)
     remove_stale_weights(exp.weights)
     try:
         if settings.executor == "inline":
@@ -67,10 +70,9 @@ def run(path_or_space: Any = None, *, resume: Optional[str] = None, command: Opt
 
 
 def _start(path_or_space: Any, options: dict, command: Optional[Sequence[str]]):
-    import hypsearch
-    space = hypsearch.load(os.fspath(path_or_space)) if isinstance(path_or_space, (str, os.PathLike)) else path_or_space
+    space = load(os.fspath(path_or_space)) if isinstance(path_or_space, (str, os.PathLike)) else path_or_space
     settings = resolve(space.search_settings(), options)
-    _algorithm(space, settings, None)  # unknown options and the like fail before anything is written
+    _algorithm(space, settings, "max")  # unknown options and the like fail before anything is written
     if settings.seed is None:
         settings.seed = secrets.randbelow(2**31)  # chosen now and recorded, so the run can be repeated
     program = space.sample(seed=0)
@@ -82,7 +84,7 @@ def _start(path_or_space: Any, options: dict, command: Optional[Sequence[str]]):
                         python_files(program))
     update_run(exp, mode=mode)
     # Trials run from the copy, as a resumed run does: every program text points at copied files.
-    return exp, hypsearch.load(space_file), settings, mode
+    return exp, load(space_file), settings, mode
 
 
 def _check_trainable(program: Any, metric: Optional[str], path: Optional[str]) -> None:
@@ -98,7 +100,6 @@ def _check_trainable(program: Any, metric: Optional[str], path: Optional[str]) -
 
 
 def _reopen(directory: str, options: dict, command: Optional[Sequence[str]]):
-    import hypsearch
     exp = ExperimentDir(directory)
     record = exp.read_run()
     base = RunSettings.from_json(record["settings"])
@@ -109,19 +110,30 @@ def _reopen(directory: str, options: dict, command: Optional[Sequence[str]]):
             raise HypError(f"--{key.replace('_', '-')} cannot change on resume (the experiment uses "
                            f"{getattr(base, key)!r}); start a new experiment instead")
     settings = resolve(None, {k: v for k, v in options.items() if k not in _FIXED_ON_RESUME and k != "out"}, base=base)
-    space = hypsearch.load(exp.space_file())
-    records = journal.read(exp.journal)
+    space = load(exp.space_file())
+    history = journal.read_all(exp.journal)
     saved = state_io.load(exp.state)
     update_run(exp, resumes=[{"command": list(command if command is not None else sys.argv),
-                              "finished_trials": len(records), "settings": settings.to_json()}])
-    return exp, space, settings, records, saved, record.get("mode", "max")
+                              "finished_trials": len(history.finished), "settings": settings.to_json()}])
+    return exp, space, settings, history, saved, record.get("mode", "max")
 
 
-def _algorithm(space: Any, settings: RunSettings, saved: Optional[state_io.SearchState]):
-    from .. import search
-    if saved is not None:
-        return search.from_state(saved.algorithm, space.decisions)
+def _algorithm(space: Any, settings: RunSettings, mode: str, history: Optional[journal.JournalContents] = None,
+               saved: Optional[state_io.Checkpoint] = None):
+    """The algorithm, rebuilt from the journal's lines when resuming; the checkpoint, when it
+    matches them, only restores the random stream (exact continuation)."""
     try:
-        return search.algorithm(settings.algo, space.decisions, seed=settings.seed, **settings.algo_options)
+        algorithm = search.algorithm(settings.algo, space.decisions, seed=settings.seed, direction=mode,
+                                     **settings.algo_options)
     except ValueError as e:
         raise HypError(f"algorithm `{settings.algo}`: {e}")
+    if history is None or not history.events:
+        return algorithm
+    try:
+        for record in history.events:
+            algorithm.observe(record)
+    except ValueError as e:
+        raise HypError(f"the journal does not fit the space: {e}") from None
+    state = saved.algorithm if saved is not None and saved.algo == settings.algo else None
+    algorithm.resume_randomness(state)
+    return algorithm

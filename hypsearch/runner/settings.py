@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, Mapping, Optional
 
-from ..dsl.errors import HypError
+from hypsearch import search
+from hypsearch.dsl.errors import HypError, suggest
 
-ALGORITHMS = ("random", "mcts", "smbo", "evolution")
 EXECUTORS = ("ray", "inline")
 SCHEDULERS = ("fifo", "asha")
 
@@ -78,9 +78,9 @@ def resolve(file_settings: Optional[Mapping[str, Any]], overrides: Mapping[str, 
 
 
 def _validate(s: RunSettings) -> None:
-    if s.algo not in ALGORITHMS:
-        from ..dsl.errors import suggest
-        raise HypError(f"unknown algorithm `{s.algo}`{suggest(str(s.algo), ALGORITHMS)}; valid: {', '.join(ALGORITHMS)}")
+    algorithms = search.names()  # the registry: a new algorithm is valid here without edits
+    if s.algo not in algorithms:
+        raise HypError(f"unknown algorithm `{s.algo}`{suggest(str(s.algo), algorithms)}; valid: {', '.join(algorithms)}")
     if s.executor not in EXECUTORS:
         raise HypError(f"unknown executor `{s.executor}`; valid: {', '.join(EXECUTORS)}")
     if s.scheduler not in SCHEDULERS:
@@ -104,11 +104,9 @@ def _validate(s: RunSettings) -> None:
 
 def check_algo_options(algo: str, options: Mapping[str, Any]) -> None:
     """HypError naming the valid options when `options` has one `algo` does not take."""
-    from .. import search
     valid = search.options(algo)
     unknown = sorted(set(options) - set(valid))
     if unknown:
-        from ..dsl.errors import suggest
         listing = ", ".join(f"{k} (default {v[0]!r})" for k, v in sorted(valid.items())) or "none"
         raise HypError(f"algorithm `{algo}` has no option {', '.join(f'`{u}`' for u in unknown)}"
                        f"{suggest(unknown[0], valid)}; valid options: {listing}")

@@ -1,8 +1,8 @@
 """The experiment directory and the `Experiment` read back from it.
 
 Layout of DIR:
-  trials.jsonl     the journal, one line per finished trial (see journal.py)
-  searcher.json    the algorithm's state and the trials it has in flight (see state.py)
+  trials.jsonl     the journal: a line per proposed and per finished trial (see journal.py)
+  searcher.json    a checkpoint of the algorithm, rebuilt from the journal when missing (state.py)
   run.json         reproducibility record: command line, settings, seeds, versions
   space/           a copy of the space file and the Python files it imports
   best.hyp         the best concrete program, valid `.hyp`
@@ -22,9 +22,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
-from ..dsl.errors import HypError
+from hypsearch.dsl.errors import HypError
+from hypsearch.search.trial import Status, Trial
+
 from . import journal
-from .journal import TrialRecord
 from .settings import RunSettings
 from .state import write_text_atomic
 
@@ -134,11 +135,11 @@ def _write_json(path: str, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2))
 
 
-def best_of(records: Sequence[TrialRecord], mode: str) -> Optional[TrialRecord]:
+def best_of(records: Sequence[Trial], mode: str) -> Optional[Trial]:
     """The best finished (status ok) trial; ties go to the earlier one."""
     best = None
     for r in records:
-        if r.status != "ok" or r.value is None:
+        if r.status is not Status.OK or r.value is None:
             continue
         if best is None or (r.value > best.value if mode == "max" else r.value < best.value):
             best = r
@@ -152,11 +153,12 @@ class Experiment:
     dir: str
     settings: RunSettings
     mode: str
-    trials: List[TrialRecord] = field(default_factory=list)
+    trials: List[Trial] = field(default_factory=list)
+    damaged: List[str] = field(default_factory=list)  # journal lines skipped: "line N: why"
     run: Dict[str, Any] = field(default_factory=dict)
 
     @property
-    def best(self) -> Optional[TrialRecord]:
+    def best(self) -> Optional[Trial]:
         """The best trial with status ok, or None."""
         return best_of(self.trials, self.mode)
 
@@ -174,7 +176,7 @@ class Experiment:
         """Number of trials by status."""
         out = {s: 0 for s in journal.STATUSES}
         for r in self.trials:
-            out[r.status] = out.get(r.status, 0) + 1
+            out[r.status.value] = out.get(r.status.value, 0) + 1
         return out
 
     @classmethod
@@ -182,8 +184,9 @@ class Experiment:
         """Read an experiment directory (HypError when it is not one)."""
         exp = ExperimentDir(path)
         run = exp.read_run()
+        contents = journal.read_all(exp.journal)
         return cls(dir=exp.path, settings=RunSettings.from_json(run.get("settings", {})),
-                   mode=run.get("mode", "max"), trials=journal.read(exp.journal), run=run)
+                   mode=run.get("mode", "max"), trials=contents.finished, damaged=contents.damaged, run=run)
 
     def __repr__(self) -> str:
         best = self.best

@@ -1,0 +1,271 @@
+"""The search loop of a run, shared by both executors and by `hypsearch.optimize`: turns the
+algorithm's proposals into trials (concrete programs as `.hyp` text) and finished trials into
+journal lines, the algorithm's feedback, checkpoints and the best program.
+
+Executors only ask `next_trial()` and hand back `complete(record)` with the finished `Trial`; the
+Ray executor does so through a Tune `Searcher`, the inline one and `optimize` in `run_loop`.
+Without an experiment directory (`optimize`) the loop keeps everything in memory. Nothing here
+imports torch or Ray.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from hypsearch.dsl.api import dumps
+from hypsearch.dsl.pyref import absolute, is_file_ref, split_ref
+from hypsearch.search.trial import Status, Trial
+
+from .experiment import ExperimentDir, best_of
+from .journal import Journal, JournalContents
+from .progress import Progress
+from .state import Checkpoint, StateStore, write_text_atomic
+
+_THREADPOOLS: List[Any] = []
+
+
+def _search_threads():
+    """Run the algorithm with single-threaded BLAS: its matrices are small, and on a machine whose
+    cores train trials, BLAS threads contending for them made an SMBO step 6x slower (18 ms vs 3 ms
+    measured on 2 cores). Only the algorithm's calls are limited, never the trials' training."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # an optional speed-up: scikit-learn brings threadpoolctl
+        import contextlib
+        return contextlib.nullcontext()
+    if not _THREADPOOLS:
+        _THREADPOOLS.append(ThreadpoolController())  # library discovery once (~0.2 ms), then 14 us a call
+    return _THREADPOOLS[0].limit(limits=1, user_api="blas")
+
+
+def objective_of(program: Any, base_dir: Optional[str] = None) -> tuple:
+    """(mode "max" | "min", metric name or None for a Python objective) of a program, as
+    `evaluate` scores it (without an objective: max val_accuracy, or min val_loss for regression)."""
+    from .trial import objective_of as trial_objective
+
+    classification = True
+    if program.objective is None and program.data is not None:
+        info = program.data.info()
+        if info is None:  # npz / python data: only loading tells
+            from ..data import load_data
+            classification = load_data(program.data, base_dir).classification
+        else:
+            classification = info.num_classes is not None
+    objective = trial_objective(program, classification)
+    return objective.mode, objective.metric
+
+
+def epochs_of(program: Any) -> Optional[int]:
+    """Epochs a program trains for, or None when a Python objective replaces training."""
+    metric = getattr(program.objective, "metric", None)
+    if getattr(type(metric), "__hyp_name__", None) == "python":
+        return None
+    train = getattr(program, "train", None)
+    epochs = getattr(train, "epochs", None) if train is not None else None
+    return int(epochs) if epochs is not None else 5
+
+
+def python_files(program: Any) -> List[str]:
+    """Absolute paths of the Python files a program uses: its imports and python("f.py:fn") refs."""
+    import pyglove as pg
+
+    base = os.path.dirname(program.source) if program.source else None
+    found = [absolute(i, base) for i in (program.imports or []) if is_file_ref(i)]
+
+    def visit(path: Any, value: Any, parent: Any) -> Any:
+        if getattr(type(value), "__hyp_name__", None) == "python" and isinstance(getattr(value, "ref", None), str):
+            try:
+                target, _ = split_ref(value.ref)
+            except ValueError:
+                return pg.TraverseAction.CONTINUE
+            if is_file_ref(target):
+                found.append(absolute(target, base))
+        return pg.TraverseAction.ENTER
+
+    pg.traverse(program, visit)
+    return sorted(set(found))
+
+
+def _to_jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _to_jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_to_jsonable(v) for v in x]
+    if isinstance(x, (str, int, float, bool)) or x is None:
+        return x
+    return str(x)
+
+
+class Coordinator:
+    """Proposals in, results out: the algorithm, the journal, the checkpoint and the best."""
+
+    def __init__(self, space: Any, algorithm: Any, algo_name: str, total: int, mode: str,
+                 exp: Optional[ExperimentDir] = None, space_file: Optional[str] = None,
+                 history: Optional[JournalContents] = None, progress: Optional[Progress] = None,
+                 seq: int = 0):
+        self.space = space
+        self.algorithm = algorithm
+        self.algo_name = algo_name
+        self.total = total
+        self.exp = exp
+        self.space_file = space_file
+        self.mode = mode
+        history = history or JournalContents()
+        self.records: List[Trial] = list(history.finished)  # finished trials, in order
+        self.running: Dict[int, Trial] = {}
+        self._programs: Dict[int, Tuple[Any, Optional[int]]] = {}  # running id -> (program, epochs)
+        self.exhausted = False
+        self.progress = progress
+        self.best = best_of(self.records, mode)
+        self.journal = Journal(exp.journal) if exp is not None else None
+        self.store = StateStore(exp.state, seq=seq) if exp is not None else None
+        self.fatal: Optional[str] = None  # set by a trial whose error concerns every trial
+        # Proposed but never finished (running when the run was killed): run again, same ids.
+        self._requeue: List[Trial] = sorted(history.pending, key=lambda t: t.id)
+        self._attempts: Dict[int, int] = {}
+        for t in history.events:
+            if not t.status.finished:
+                self._attempts[t.id] = self._attempts.get(t.id, 0) + 1
+
+    # -- proposals ------------------------------------------------------------------------------
+    def budget_left(self) -> int:
+        """Trials that may still start."""
+        return self.total - len(self.records) - len(self.running)
+
+    def next_trial(self) -> Optional[Trial]:
+        """The next trial to run (pending, with its program text), or None when the budget is
+        spent or the space exhausted."""
+        while self.budget_left() > 0 and self.fatal is None:
+            if self._requeue:
+                again = self._requeue.pop(0)
+                tid, assignment = again.id, _decode_tuples(self.space, again.assignment)
+            else:
+                if self.exhausted:
+                    return None
+                with _search_threads():
+                    proposal = self.algorithm.propose()
+                if proposal is None:
+                    self.exhausted = True
+                    return None
+                tid, assignment = int(proposal.id), dict(proposal.assignment)
+            trial = self._start(tid, assignment)
+            if trial is not None:
+                return trial
+        return None
+
+    def _start(self, tid: int, assignment: Dict[str, Any]) -> Optional[Trial]:
+        """Materialize the program and journal the pending trial; a proposal that does not make a
+        program is recorded invalid."""
+        now = time.time()
+        attempts = self._attempts.get(tid, 0) + 1
+        self._attempts[tid] = attempts
+        pending = Trial(tid, _to_jsonable(assignment), started=now, attempts=attempts)
+        try:
+            program = self.space.materialize(assignment)
+            pending.choices = _to_jsonable(self.space.decode(assignment))
+            pending.program = dumps(program, path=self.space_file) if self.space_file else dumps(program)
+        except Exception as e:  # HypError from the language, or a bug in a user component's schema
+            self._record(dataclasses.replace(pending, status=Status.INVALID, error=f"{type(e).__name__}: {e}",
+                                             finished=time.time()))
+            return None
+        if self.journal is not None:
+            self.journal.append(pending)  # before it can finish: resume must know it exists
+        self._save()
+        self.running[tid] = pending
+        self._programs[tid] = (program, epochs_of(program))
+        self._show()
+        return pending
+
+    def program(self, trial: Trial) -> Any:
+        """The concrete program object of a running trial."""
+        return self._programs[trial.id][0]
+
+    def epochs(self, trial: Trial) -> Optional[int]:
+        """Epochs a running trial's program asks for (None: a Python objective)."""
+        return self._programs[trial.id][1]
+
+    # -- results --------------------------------------------------------------------------------
+    def complete(self, record: Trial, fatal: bool = False) -> bool:
+        """Record a finished trial and tell the algorithm; True when it is the new best."""
+        self.running.pop(record.id, None)
+        self._programs.pop(record.id, None)
+        if fatal and self.fatal is None:
+            self.fatal = record.error or "a trial failed with an error that concerns every trial"
+        return self._record(record)
+
+    def _record(self, record: Trial) -> bool:
+        if record.status.has_value and (record.value is None or not math.isfinite(record.value)):
+            record = dataclasses.replace(record, status=Status.FAILED, value=None,
+                                         error=record.error or f"objective value is {record.value!r}")
+        if record.finished is None:
+            record.finished = time.time()
+        if self.journal is not None:
+            self.journal.append(record)  # durable first: the journal is what resume trusts
+        self.records.append(record)
+        with _search_threads():
+            self.algorithm.observe(record)
+        # No checkpoint here: the journal line is the durable record of this result.
+        new_best = record.status is Status.OK and (
+            self.best is None or (record.value > self.best.value if self.mode == "max" else record.value < self.best.value))
+        if new_best:
+            self.best = record
+            self._write_best_hyp(record)
+        self._show(f"trial {record.id} {record.status.value}" + (f" {record.value:.4g}" if record.value is not None else ""))
+        return new_best
+
+    def _write_best_hyp(self, record: Trial) -> None:
+        if self.exp is None:
+            return
+        text = record.program
+        program = self._programs.get(record.id, (None,))[0]
+        if program is not None:
+            text = dumps(program, path=self.exp.best_hyp)
+        write_text_atomic(self.exp.best_hyp, text if text.endswith("\n") else text + "\n")
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def checkpoint(self) -> Checkpoint:
+        """The algorithm's checkpoint as saved in searcher.json."""
+        return Checkpoint(self.algo_name, self.algorithm.state_dict(trials=False))
+
+    def _save(self, final: bool = False) -> None:
+        if self.store is not None:
+            self.store.save(self.checkpoint(), final=final)
+
+    def _show(self, last: Optional[str] = None) -> None:
+        if self.progress is not None:
+            self.progress.update(len(self.records), None if self.best is None else self.best.value,
+                                 len(self.running), last)
+
+    def close(self) -> None:
+        """Save the final checkpoint and close the journal."""
+        self._save(final=True)
+        if self.journal is not None:
+            self.journal.close()
+        if self.progress is not None:
+            self.progress.close()
+
+
+Evaluate = Callable[[Trial, Any], Tuple[Trial, Any, bool]]
+
+
+def run_loop(coord: Coordinator, evaluate: Evaluate, on_best: Optional[Callable[[Trial, Any], None]] = None) -> None:
+    """Run trials one at a time until the coordinator has none left: `evaluate(trial, program)`
+    gives (the finished trial, a trained model or None, whether its error concerns every trial);
+    `on_best(trial, model)` is called for each new best."""
+    while True:
+        trial = coord.next_trial()
+        if trial is None:
+            return
+        finished, model, fatal = evaluate(trial, coord.program(trial))
+        if coord.complete(finished, fatal) and on_best is not None:
+            on_best(finished, model)
+
+
+def _decode_tuples(space: Any, assignment: Dict[str, Any]) -> Dict[str, Any]:
+    """Assignments read back from JSON carry lists where subset decisions take tuples."""
+    kinds = {d.name: d.kind for d in getattr(space, "decisions", ())}
+    return {k: tuple(v) if kinds.get(k) == "subset" and isinstance(v, list) else v for k, v in assignment.items()}
