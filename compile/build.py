@@ -12,9 +12,10 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from ..dsl.errors import HypError
-from ..dsl.registry import Component
-from ..dsl.vocabulary import Program
+from hypsearch.dsl.errors import HypError
+from hypsearch.dsl.registry import Component
+from hypsearch.dsl.vocabulary import Program
+
 from .hypernet.generator import build_hypernet
 from .lowering import Lowerer, error
 from .model import Model

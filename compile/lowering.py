@@ -14,10 +14,10 @@ from typing import Any, List, Optional, Tuple
 
 from torch import nn
 
-from ..dsl.errors import HypError, Location
-from ..dsl.registry import Component
-from . import layers as _layers  # noqa: F401  (registers the lowerings)
-from .layers.registry import LOWERINGS
+from hypsearch.dsl.errors import HypError, Location
+from hypsearch.dsl.registry import Component
+
+from .layers import lowering_for
 from .shapes import Shape, fmt
 
 
@@ -77,7 +77,7 @@ class Lowerer:
             raise error(None, path, f"expected a layer component, got {type(comp).__name__} `{comp!r}`")
         name = component_name(comp)
         kind = getattr(type(comp), "__hyp_kind__", "layer")
-        fn = LOWERINGS.get(name) if type(comp).__hyp_lowering__ is None else LOWERINGS["<user>"]
+        fn = lowering_for(type(comp))
         if kind != "layer":
             raise error(comp, path, f"`{name}` is a {kind} component, not a layer of a network")
         if fn is None:

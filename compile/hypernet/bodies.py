@@ -2,7 +2,8 @@
 
 `mlp` applies the same layers to every (condition, unit) pair. `rnn` runs a GRU over the units in
 order (tensors or chunks in target order), so the hidden vector of step t, and with it every tensor
-generated from it, depends on the earlier steps through the state.
+generated from it, depends on the earlier steps through the state, so it declares units
+"tensors": with an input that gives no units, it steps over learned per-tensor step embeddings.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Callable, Sequence
 
 import torch
 from torch import nn
+
+from .registry import activation, check_positive, hypernet_body
 
 
 class MLPBody(nn.Module):
@@ -39,3 +42,19 @@ class RNNBody(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.gru(h)[0]
+
+
+@hypernet_body("mlp")
+def mlp(comp, d_in: int) -> MLPBody:
+    """mlp(hidden, activation)."""
+    hidden = list(comp.hidden)
+    for h in hidden:
+        check_positive(comp, "hypernet.body", hidden=h)
+    return MLPBody(d_in, hidden, activation(comp.activation, "hypernet.body.activation"))
+
+
+@hypernet_body("rnn", units="tensors")
+def rnn(comp, d_in: int) -> RNNBody:
+    """rnn(hidden): a GRU over the generated tensors in target order."""
+    check_positive(comp, "hypernet.body", hidden=comp.hidden)
+    return RNNBody(d_in, comp.hidden)

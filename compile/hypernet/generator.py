@@ -2,14 +2,17 @@
 
 Lowering a `hypernet(...)` component takes the selected tensors over from the target layers (their
 ordinary parameters disappear; under MIP their initial values become theta0) and assembles the
-generator from its parts: a conditioner (task or sample), unit inputs, a body and a head. The body
-runs once per condition and per unit, where the units are
-- `single`: the whole target at once (task or data input with an mlp body and a full or lowrank head),
-- `tensors`: one unit per generated tensor (layer embeddings, or an rnn body stepping over tensors),
-- `chunks`: fixed-size chunks of all generated values (chunked head),
-- `tensor_chunks`: chunks of each tensor, indexed by layer and chunk embeddings (layer_embedding
-  with a chunked head: one generator shared across the tensors),
-- `coords`: every generated element, from the Fourier features of its coordinates.
+generator from its parts, one registered input, body and head (see `registry`): a conditioner
+(task or sample), unit inputs, a body and a head. The body runs once per condition and per unit;
+the units (the mode) follow from what the chosen parts declare:
+- `single`: the whole target at once (no part declares units: task or data input, mlp body, full
+  or lowrank head),
+- `tensors`: one unit per generated tensor (an input or a body with units "tensors": layer
+  embeddings, or an rnn body stepping over tensors),
+- `chunks`: fixed-size chunks of all generated values (a head that declares chunks),
+- `tensor_chunks`: chunks of each tensor, indexed by layer and chunk embeddings (an input with
+  units "tensors" and a chunked head: one generator shared across the tensors),
+- `coords`: every generated element (an input with units "elements": coordinates).
 `forward(x, task)` returns a `Generated` mapping tensor keys to tensors, per sample when the
 conditions differ across the batch.
 """
@@ -22,17 +25,15 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from ...dsl.vocabulary import hypernet as hyper_vocab
-from ...dsl.vocabulary import layers as vocab
-from ...dsl.vocabulary import structure
+from hypsearch.dsl.vocabulary import hypernet as hyper_vocab
+
 from ..layers.base import Generated, TensorSpec
-from ..layers.basic import activation_fn
 from ..lowering import Lowerer, Node, component_name, error
 from ..shapes import Shape, numel
-from .bodies import MLPBody, RNNBody
-from .heads import ChunkedHead, FullHead, LowRankHead
-from .inputs import CoordinateFeatures, DataConditioner, TaskConditioner, UnitTable
-from .mip import initial_scale, normalise
+from .inputs import UnitTable
+from .mip import initial_scale
+from .registry import (BodyPart, HeadContext, HeadPart, InputContext, InputPart, InputParts, check_compatible,
+                       part_of)
 from .select import select
 
 STEP_DIM = 8  # size of the learned step embeddings an rnn body gets when the input has none
@@ -76,14 +77,9 @@ class Hypernet(nn.Module):
         self.base = nn.ParameterList(base) if mip else None
 
     def _condition(self, x: Optional[torch.Tensor], task) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor], bool]:
-        if isinstance(self.conditioner, TaskConditioner):
-            z, inverse = self.conditioner(task, 1 if x is None else x.shape[0])
-            return z, inverse, inverse is not None
-        if isinstance(self.conditioner, DataConditioner):
-            if x is None:
-                raise error(None, "hypernet.input", "data_conditioned generation needs the input batch")
-            return self.conditioner(x), None, True
-        return None, None, False
+        if self.conditioner is None:
+            return None, None, False
+        return self.conditioner.condition(x, task)
 
     def _body_input(self, z: Optional[torch.Tensor]) -> torch.Tensor:
         u = self.units() if self.units is not None else None
@@ -143,97 +139,44 @@ def _kind(comp) -> str:
     return component_name(comp) if comp is not None else ""
 
 
-def _check_positive(comp, path: str, **values) -> None:
-    for name, v in values.items():
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise error(comp, path, f"{name} must be a positive integer, got {v!r}")
-
-
-def _mode(comp, input_kind: str, body_kind: str, head_kind: str) -> str:
-    if input_kind == "coordinates":
-        if head_kind != "full":
-            raise error(comp.head, "hypernet.head", "a coordinates input generates each value from its "
-                        f"coordinates, so the head must be full(), got {head_kind}()")
-        if body_kind != "mlp":
-            raise error(comp.body, "hypernet.body", f"a coordinates input needs an mlp body, got {body_kind}()")
+def _mode(inp: InputPart, body: BodyPart, head: HeadPart) -> str:
+    """The units the body runs over, from what the chosen parts declare (see the module docstring)."""
+    if inp.units == "elements":
         return "coords"
-    if head_kind == "chunked":
-        return "tensor_chunks" if input_kind == "layer_embedding" else "chunks"
-    if input_kind == "layer_embedding" or body_kind == "rnn":
+    if head.chunks is not None:
+        return "tensor_chunks" if inp.units == "tensors" else "chunks"
+    if "tensors" in (inp.units, body.units):
         return "tensors"
     return "single"
 
 
-def _activation(comp, path: str):
-    fn = activation_fn(comp)
-    if fn is None:
-        raise error(comp, path, "activation must be one of relu(), gelu(), silu(), tanh(), sigmoid(), "
-                    f"leaky_relu(), identity(); got {_kind(comp)}()")
-    return fn
-
-
-def _conditioner(comp, kind: str, mip: bool, tasks: int, in_shape: Shape, lowerer: Lowerer):
-    """(conditioner module or None, condition width)."""
-    if kind == "task_embedding":
-        _check_positive(comp, "hypernet.input", dim=comp.dim)
-        return TaskConditioner(tasks, comp.dim, mip), comp.dim
-    if kind == "data_conditioned":
-        if comp.encoder is None:
-            _check_positive(comp, "hypernet.input", dim=comp.dim)
-            enc = structure.sequential(layers=[vocab.flatten(), vocab.linear(out=comp.dim)])
-        else:
-            enc = comp.encoder
-        module, out_shape = lowerer.lower(enc, in_shape, "hypernet.input.encoder")
-        return DataConditioner(module, mip), numel(out_shape)
-    return None, 0
-
-
-def _units(comp, mode: str, targets: List[Target], mip: bool):
-    """(Units module or None, unit width, chunk groups for a chunked head)."""
-    inp, head = comp.input, comp.head
+def _units(mode: str, inp: InputPart, given: InputParts, head: HeadPart, head_comp, targets: List[Target],
+           mip: bool):
+    """(Units module or None, unit width, chunk groups for the head)."""
     n = len(targets)
     sizes = [numel(t.spec.shape) for t in targets]
     if mode == "single":
         return None, 0, None
     if mode == "tensors":
-        dim = inp.dim if _kind(inp) == "layer_embedding" else STEP_DIM
-        _check_positive(inp, "hypernet.input", dim=dim)
+        dim = given.unit_dim if inp.units == "tensors" else STEP_DIM
         return Units([(UnitTable(n, dim, mip), torch.arange(n))]), dim, None
     if mode == "coords":
-        _check_positive(inp, "hypernet.input", hidden=inp.hidden, frequencies=inp.frequencies)
-        act = _activation(comp.body.activation, "hypernet.body.activation") if comp.body is not None else torch.relu
-        feats = CoordinateFeatures([t.spec.shape for t in targets], inp.hidden, inp.frequencies, act, mip)
-        return Units([(feats, None)]), inp.hidden, [(0, sum(sizes), list(range(n)))]
-    _check_positive(head, "hypernet.head", size=head.size, dim=head.dim)
+        features = given.features
+        return Units([(features, None)]), features.out_features, [(0, sum(sizes), list(range(n)))]
+    size, chunk_dim = head.chunks(head_comp)
     if mode == "chunks":
-        count = -(-sum(sizes) // head.size)
-        return (Units([(UnitTable(count, head.dim, mip), torch.arange(count))]), head.dim,
+        count = -(-sum(sizes) // size)
+        return (Units([(UnitTable(count, chunk_dim, mip), torch.arange(count))]), chunk_dim,
                 [(0, count, list(range(n)))])
     # tensor_chunks: chunk k of tensor t is generated from [layer embedding t, chunk embedding k].
-    _check_positive(inp, "hypernet.input", dim=inp.dim)
-    per_tensor = [-(-s // head.size) for s in sizes]
+    per_tensor = [-(-s // size) for s in sizes]
     t_index = torch.cat([torch.full((k,), t, dtype=torch.long) for t, k in enumerate(per_tensor)])
     k_index = torch.cat([torch.arange(k) for k in per_tensor])
     starts = [0]
     for k in per_tensor:
         starts.append(starts[-1] + k)
-    units = Units([(UnitTable(n, inp.dim, mip), t_index), (UnitTable(max(per_tensor), head.dim, mip), k_index)])
-    return units, inp.dim + head.dim, [(starts[t], per_tensor[t], [t]) for t in range(n)]
-
-
-def _body(comp, d_in: int):
-    if comp is None:
-        comp = hyper_vocab.mlp()
-    kind = _kind(comp)
-    if kind == "mlp":
-        hidden = list(comp.hidden)
-        for h in hidden:
-            _check_positive(comp, "hypernet.body", hidden=h)
-        return MLPBody(d_in, hidden, _activation(comp.activation, "hypernet.body.activation"))
-    if kind == "rnn":
-        _check_positive(comp, "hypernet.body", hidden=comp.hidden)
-        return RNNBody(d_in, comp.hidden)
-    raise error(comp, "hypernet.body", f"body must be mlp(...) or rnn(...), got {kind}()")
+    units = Units([(UnitTable(n, given.unit_dim, mip), t_index), (UnitTable(max(per_tensor), chunk_dim, mip), k_index)])
+    return units, given.unit_dim + chunk_dim, [(starts[t], per_tensor[t], [t]) for t in range(n)]
 
 
 def build_hypernet(comp, nodes: Sequence[Node], in_shape: Shape, tasks: int,
@@ -241,22 +184,18 @@ def build_hypernet(comp, nodes: Sequence[Node], in_shape: Shape, tasks: int,
     """Lower a `hypernet(...)` component against the lowered target (whose tensors it takes over)."""
     if _kind(comp) != "hypernet":
         raise error(comp, "hypernet", f"hypernet must be hypernet(...), got {_kind(comp)}()")
-    input_kind = _kind(comp.input)
-    if getattr(type(comp.input), "__hyp_kind__", "") != "hypernet_input":
-        raise error(comp.input, "hypernet.input", "input must be task_embedding(), layer_embedding(), "
-                    f"data_conditioned() or coordinates(), got {input_kind}()")
-    head_kind = _kind(comp.head) if comp.head is not None else "full"
-    if head_kind not in ("full", "chunked", "lowrank"):
-        raise error(comp.head, "hypernet.head", f"head must be full(), chunked(...) or lowrank(...), got {head_kind}()")
-    body_kind = _kind(comp.body) if comp.body is not None else "mlp"
+    body_comp = comp.body if comp.body is not None else hyper_vocab.mlp()
+    head_comp = comp.head if comp.head is not None else hyper_vocab.full()
+    inp, head, body = part_of("input", comp.input), part_of("head", head_comp), part_of("body", body_comp)
+    check_compatible({"input": (inp, comp.input), "head": (head, head_comp), "body": (body, body_comp)})
     mip = bool(comp.mip)
-    mode = _mode(comp, input_kind, body_kind, head_kind)
+    mode = _mode(inp, body, head)
 
     picked = select(nodes, comp.generate, comp)
-    if input_kind == "data_conditioned":
+    if inp.per_sample:
         user = [n.path for n, _ in picked if type(n.component).__hyp_lowering__ is not None]
         if user:
-            raise error(comp, "hypernet.generate", f"data_conditioned weights are per sample, which user "
+            raise error(comp, "hypernet.generate", f"{inp.name} weights are per sample, which user "
                         f"components cannot take; leave {user[0]} out of generate")
     base, targets = [], []
     for node, name in picked:
@@ -265,21 +204,12 @@ def build_hypernet(comp, nodes: Sequence[Node], in_shape: Shape, tasks: int,
         targets.append(Target(key, node.module.specs[name], node))
 
     lowerer = Lowerer()
-    conditioner, d_cond = _conditioner(comp.input, input_kind, mip, tasks, in_shape, lowerer)
-    units, d_unit, groups = _units(comp, mode, targets, mip)
-    body = _body(comp.body, d_cond + d_unit)
-    hidden = body.out_features
     shapes = [t.spec.shape for t in targets]
-    if mode == "coords":
-        head = ChunkedHead(hidden, 1, shapes, groups)
-    elif head_kind == "chunked":
-        head = ChunkedHead(hidden, comp.head.size, shapes, groups)
-    elif head_kind == "lowrank":
-        _check_positive(comp.head, "hypernet.head", rank=comp.head.rank)
-        head = LowRankHead(hidden, shapes, comp.head.rank, per_unit=mode == "tensors")
-    else:
-        head = FullHead(hidden, shapes, per_unit=mode == "tensors")
-    net = Hypernet(targets, conditioner, units, body, head, mip, mode, base)
+    given = inp.build(comp.input, InputContext(comp, body_comp, tasks, mip, tuple(in_shape), shapes, lowerer))
+    units, d_unit, groups = _units(mode, inp, given, head, head_comp, targets, mip)
+    body_module = body.build(body_comp, given.width + d_unit)
+    head_module = head.build(head_comp, HeadContext(body_module.out_features, shapes, mode, groups))
+    net = Hypernet(targets, given.conditioner, units, body_module, head_module, mip, mode, base)
     net.calibrate(_calibration_condition(net, calibration_input))
     return net, lowerer
 
@@ -287,10 +217,4 @@ def build_hypernet(comp, nodes: Sequence[Node], in_shape: Shape, tasks: int,
 @torch.no_grad()
 def _calibration_condition(net: Hypernet, x: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     """Conditions representative of training at init: every task, or encodings of a sample batch."""
-    c = net.conditioner
-    if isinstance(c, TaskConditioner):
-        z = c.embedding.weight
-        return normalise(z) if c.mip else z
-    if isinstance(c, DataConditioner):
-        return c(x)
-    return None
+    return net.conditioner.calibration(x) if net.conditioner is not None else None

@@ -9,6 +9,7 @@
   Its per-tensor output scales are buffers, since a shared head has no per-tensor rows to scale.
 Each head has `initialise(scales, mean_squares)`, called once at build with the intended initial
 std of each tensor and the mean square norm of the body outputs it is generated from.
+The built-in heads `full`, `chunked` and `lowrank` are registered at the end (see `registry`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-Shape = Tuple[int, ...]
+from ..shapes import Shape
+from .registry import HeadContext, check_positive, hypernet_head
 
 
 def _numel(shape: Shape) -> int:
@@ -147,3 +149,31 @@ class ChunkedHead(nn.Module):
         ms = sum(mean_squares) / max(len(mean_squares), 1)
         self.weight.normal_(0.0, 1.0 / math.sqrt(ms))
         self.scale.copy_(torch.tensor(list(scales), dtype=self.scale.dtype))
+
+
+# ---- registered heads --------------------------------------------------------------------------
+
+@hypernet_head("full")
+def full(comp, ctx: HeadContext) -> nn.Module:
+    """full(): a linear map onto every generated value; over per-value units, one output each."""
+    if ctx.per_value:
+        return ChunkedHead(ctx.hidden, 1, ctx.shapes, ctx.groups or [])
+    return FullHead(ctx.hidden, ctx.shapes, per_unit=ctx.per_tensor)
+
+
+def _chunking(comp) -> Tuple[int, int]:
+    check_positive(comp, "hypernet.head", size=comp.size, dim=comp.dim)
+    return comp.size, comp.dim
+
+
+@hypernet_head("chunked", chunks=_chunking)
+def chunked(comp, ctx: HeadContext) -> nn.Module:
+    """chunked(size, dim): one shared linear emitting `size` values per chunk embedding."""
+    return ChunkedHead(ctx.hidden, comp.size, ctx.shapes, ctx.groups or [])
+
+
+@hypernet_head("lowrank")
+def lowrank(comp, ctx: HeadContext) -> nn.Module:
+    """lowrank(rank): rank-r factors per weight."""
+    check_positive(comp, "hypernet.head", rank=comp.rank)
+    return LowRankHead(ctx.hidden, ctx.shapes, comp.rank, per_unit=ctx.per_tensor)

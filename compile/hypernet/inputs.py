@@ -4,6 +4,8 @@ The generator runs its body once per *unit* (the whole target, one tensor, one c
 element) and per *condition* (a task or a sample). A conditioner gives the condition vectors
 (N x d); unit inputs give the per-unit vectors (U x d'); the body sees their concatenation. Under
 MIP learned embeddings are normalised and numeric inputs are encoded on the unit circle.
+
+The four built-in inputs are registered at the end with what each declares (see `registry`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,14 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from ...dsl.errors import HypError
+from hypsearch.dsl.errors import HypError
+from hypsearch.dsl.vocabulary import layers as vocab
+from hypsearch.dsl.vocabulary import structure
+
+from ..lowering import error
+from ..shapes import numel
 from .mip import encode_unit_interval, normalise
+from .registry import InputContext, InputParts, activation, check_positive, hypernet_input
 
 
 class TaskConditioner(nn.Module):
@@ -52,6 +60,16 @@ class TaskConditioner(nn.Module):
                 z = table.index_select(0, ids)
         return (normalise(z) if self.mip else z), inverse
 
+    def condition(self, x: Optional[torch.Tensor], task) -> Tuple[torch.Tensor, Optional[torch.Tensor], bool]:
+        """(task embeddings, per-sample index or None, per sample: whether the batch mixes tasks)."""
+        z, inverse = self(task, 1 if x is None else x.shape[0])
+        return z, inverse, inverse is not None
+
+    def calibration(self, x: Optional[torch.Tensor]) -> torch.Tensor:
+        """Every task's embedding."""
+        z = self.embedding.weight
+        return normalise(z) if self.mip else z
+
 
 class DataConditioner(nn.Module):
     """Encodes each sample (an encoder lowered like a target network, flattened)."""
@@ -63,6 +81,16 @@ class DataConditioner(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.encoder(x).flatten(1)
         return normalise(z) if self.mip else z
+
+    def condition(self, x: Optional[torch.Tensor], task) -> Tuple[torch.Tensor, None, bool]:
+        """(one encoding per sample, no index, per sample)."""
+        if x is None:
+            raise error(None, "hypernet.input", "data_conditioned generation needs the input batch")
+        return self(x), None, True
+
+    def calibration(self, x: Optional[torch.Tensor]) -> torch.Tensor:
+        """Encodings of a representative batch."""
+        return self(x)
 
 
 class UnitTable(nn.Module):
@@ -101,6 +129,7 @@ class CoordinateFeatures(nn.Module):
         # Coordinates are fixed: recomputed from the shapes when the model is rebuilt, not saved.
         self.register_buffer("coords", coords, persistent=False)
         self.lift = nn.Linear(self.features(), hidden)
+        self.out_features = hidden
 
     def features(self) -> int:
         """Width of the encoded coordinates."""
@@ -115,3 +144,41 @@ class CoordinateFeatures(nn.Module):
             enc = torch.cat([c] + [torch.cat([torch.sin(math.pi * s), torch.cos(math.pi * s)], -1)
                                    for s in scaled], dim=-1)
         return self.activation(self.lift(enc))
+
+
+# ---- registered inputs -------------------------------------------------------------------------
+
+@hypernet_input("task_embedding")
+def task_embedding(comp, ctx: InputContext) -> InputParts:
+    """task_embedding(dim): one learned embedding per task conditions the whole target."""
+    check_positive(comp, "hypernet.input", dim=comp.dim)
+    return InputParts(conditioner=TaskConditioner(ctx.tasks, comp.dim, ctx.mip), width=comp.dim)
+
+
+@hypernet_input("layer_embedding", units="tensors")
+def layer_embedding(comp, ctx: InputContext) -> InputParts:
+    """layer_embedding(dim): one learned embedding per generated tensor, one generator for all."""
+    check_positive(comp, "hypernet.input", dim=comp.dim)
+    return InputParts(unit_dim=comp.dim)
+
+
+@hypernet_input("data_conditioned", per_sample=True)
+def data_conditioned(comp, ctx: InputContext) -> InputParts:
+    """data_conditioned(encoder, dim): each sample's encoding (default: flatten, linear to dim)."""
+    if comp.encoder is None:
+        check_positive(comp, "hypernet.input", dim=comp.dim)
+        enc = structure.sequential(layers=[vocab.flatten(), vocab.linear(out=comp.dim)])
+    else:
+        enc = comp.encoder
+    module, out_shape = ctx.lowerer.lower(enc, ctx.in_shape, "hypernet.input.encoder")
+    return InputParts(conditioner=DataConditioner(module, ctx.mip), width=numel(out_shape))
+
+
+@hypernet_input("coordinates", units="elements", works_with={"head": ("full",), "body": ("mlp",)},
+                reason="generates each value from its coordinates")
+def coordinates(comp, ctx: InputContext) -> InputParts:
+    """coordinates(hidden, frequencies): Fourier features of each value's coordinates, lifted with
+    the body's activation."""
+    check_positive(comp, "hypernet.input", hidden=comp.hidden, frequencies=comp.frequencies)
+    act = activation(ctx.body.activation, "hypernet.body.activation")
+    return InputParts(features=CoordinateFeatures(ctx.shapes, comp.hidden, comp.frequencies, act, ctx.mip))

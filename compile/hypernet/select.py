@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from typing import List, Sequence, Tuple
 
-from ...dsl.errors import suggest
-from ...dsl.registry import lookup, names
+from hypsearch.dsl.errors import suggest
+from hypsearch.dsl.registry import lookup, names
+
 from ..lowering import Node, error
 
 

@@ -1,4 +1,11 @@
-"""Lowerings of target components, one module per family; importing this package registers them."""
+"""Lowerings of target components, one module per family; importing this package registers them.
 
-from . import basic, conv, structure, attention, moe, phm, user  # noqa: F401  (registers)
-from .registry import LOWERINGS  # noqa: F401
+Every module of this folder is imported here, so a new lowering needs no line outside its module.
+"""
+
+from ..discover import import_all
+from .registry import LOWERINGS, USER, Lowering, lowering_for, lowers
+
+import_all(__name__, __path__)
+
+__all__ = ["LOWERINGS", "USER", "Lowering", "lowering_for", "lowers"]

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...dsl.errors import HypError
+from hypsearch.dsl.errors import HypError
 
 
 @dataclass

@@ -17,7 +17,8 @@ from typing import List, Optional
 import torch
 from torch import nn
 
-from ...dsl.vocabulary import layers as vocab
+from hypsearch.dsl.vocabulary import layers as vocab
+
 from ..shapes import fmt
 from .base import Generated, Layer, default_uniform, linear, uniform_std
 from .registry import lowers

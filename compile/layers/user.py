@@ -15,10 +15,11 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ...dsl.errors import HypError
+from hypsearch.dsl.errors import HypError
+
 from ..shapes import fmt
 from .base import Generated, Layer, TensorSpec
-from .registry import lowers
+from .registry import USER, lowers
 
 
 class UserLayer(Layer):
@@ -64,7 +65,7 @@ def _accepts(fn, name: str) -> bool:
     return name in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
 
 
-@lowers("<user>")
+@lowers(USER)
 def lower_user(lw, comp, shape, path):
     """A user component: its lowering called with its arguments (and in_shape when accepted)."""
     fn = type(comp).__hyp_lowering__

@@ -2,17 +2,19 @@
 
 Digits pixels (0-16) are scaled to [0, 1], which keeps images and permutations intact; the
 tabular sets (wine, breast_cancer, iris, regression) are standardised with training statistics.
+Each loader is registered under its component's name (see `registry`).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Dict
+from typing import Callable
 
 import numpy as np
 
 from hypsearch.dsl.errors import HypError
 
 from .dataset import Dataset
+from .registry import data_loader
 from .split import split_indices, standardize
 
 MAX_SPLIT_TASKS = 5  # 10 digits, 2 per task
@@ -25,6 +27,7 @@ def _digit_arrays():
     return (bunch.data / 16.0).astype(np.float32), bunch.target.astype(np.int64)
 
 
+@data_loader("digits")
 def load_digits_set(comp) -> Dataset:
     """digits(image, sequence): 64 flat pixels, 1x8x8 images or 8 rows of 8 pixels."""
     if comp.image and comp.sequence:
@@ -36,6 +39,7 @@ def load_digits_set(comp) -> Dataset:
     return Dataset("digits", x[tr].reshape(shape), y[tr], x[va].reshape(shape), y[va], info)
 
 
+@data_loader("split_digits")
 def load_split_digits(comp) -> Dataset:
     """split_digits(tasks): task t holds digits 2t and 2t+1; labels stay 0-9."""
     if not 1 <= comp.tasks <= MAX_SPLIT_TASKS:
@@ -48,6 +52,7 @@ def load_split_digits(comp) -> Dataset:
                    task_train=y[tr] // 2, task_val=y[va] // 2)
 
 
+@data_loader("permuted_digits")
 def load_permuted_digits(comp) -> Dataset:
     """permuted_digits(tasks): every digit once per task, pixels shuffled by the task's permutation.
 
@@ -70,9 +75,9 @@ def load_permuted_digits(comp) -> Dataset:
     return Dataset("permuted_digits", xt, yt, xv, yv, comp.info(), task_train=tt, task_val=tv)
 
 
-def _tabular(name: str, loader: Callable) -> Callable:
+def _tabular(name: str) -> Callable:
     def load(comp) -> Dataset:
-        bunch = loader()
+        bunch = _sklearn(name)()
         x, y = bunch.data.astype(np.float64), bunch.target.astype(np.int64)
         tr, va = split_indices(len(y), comp.val_fraction, comp.seed, labels=y)
         xt, xv = standardize(x[tr], x[va])
@@ -82,6 +87,7 @@ def _tabular(name: str, loader: Callable) -> Callable:
     return load
 
 
+@data_loader("regression")
 def load_regression(comp) -> Dataset:
     """regression(samples, features, outputs, noise): y = a fixed random tanh network of x + noise."""
     if comp.samples < 4 or comp.features < 1 or comp.outputs < 1:
@@ -109,12 +115,5 @@ def _sklearn(name: str) -> Callable:
     return getattr(ds, f"load_{name}")
 
 
-LOADERS: Dict[str, Callable] = {
-    "digits": load_digits_set,
-    "split_digits": load_split_digits,
-    "permuted_digits": load_permuted_digits,
-    "wine": _tabular("wine", lambda: _sklearn("wine")()),
-    "breast_cancer": _tabular("breast_cancer", lambda: _sklearn("breast_cancer")()),
-    "iris": _tabular("iris", lambda: _sklearn("iris")()),
-    "regression": load_regression,
-}
+for _name in ("wine", "breast_cancer", "iris"):
+    data_loader(_name)(_tabular(_name))

@@ -2,22 +2,24 @@
 
 Both end in `from_arrays`, which checks the arrays (names, shapes, lengths, label types) with
 errors that name the array and its shape, and splits off a validation part when none is given.
-User data is used as given: no standardisation.
+User data is used as given: no standardisation. Both loaders read files relative to the `.hyp`
+file and are registered with the files they read (see `registry`).
 """
 
 from __future__ import annotations
 
 import os
 import zipfile
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
 from hypsearch.dsl.errors import HypError
-from hypsearch.dsl.pyref import absolute, resolve
+from hypsearch.dsl.pyref import absolute, is_file_ref, resolve, split_ref
 from hypsearch.dsl.vocabulary.data import DataInfo
 
 from .dataset import Dataset
+from .registry import data_loader
 from .split import split_indices
 
 ARRAYS = ("x", "y", "x_val", "y_val", "task", "task_val")
@@ -28,6 +30,11 @@ def npz_path(comp, base_dir: Optional[str]) -> str:
     return absolute(comp.path, base_dir)
 
 
+def _npz_files(comp, base_dir: Optional[str]) -> Tuple[str, ...]:
+    return (npz_path(comp, base_dir),)
+
+
+@data_loader("npz", reads_files=True, files=_npz_files)
 def load_npz(comp, base_dir: Optional[str] = None) -> Dataset:
     """npz(path): arrays x, y and optionally x_val, y_val (and task, task_val) from a .npz file."""
     path = npz_path(comp, base_dir)
@@ -42,6 +49,15 @@ def load_npz(comp, base_dir: Optional[str] = None) -> Dataset:
     return from_arrays(arrays, where, comp.classification, comp.val_fraction, comp.seed)
 
 
+def _python_files(comp, base_dir: Optional[str]) -> Tuple[str, ...]:
+    try:
+        target, _ = split_ref(comp.ref)
+    except ValueError:
+        return ()  # the loader reports the malformed reference
+    return (absolute(target, base_dir),) if is_file_ref(target) else ()  # a module: no file to watch
+
+
+@data_loader("python", reads_files=True, files=_python_files)
 def load_python(comp, base_dir: Optional[str] = None) -> Dataset:
     """python("f.py:load"): a function returning {x, y[, x_val, y_val]} or a tuple (x, y).
 

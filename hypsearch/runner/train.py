@@ -21,6 +21,7 @@ from hypsearch.dsl.vocabulary.data import DataInfo
 from hypsearch.dsl.vocabulary.training import train as TrainRecipe
 
 from .errors import TrialFailed
+from .optimizers import make_optimizer
 
 Metrics = Dict[str, Any]
 EVAL_BATCH = 2048
@@ -53,35 +54,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     random.seed(seed)
-
-
-def make_optimizer(component: Any, params: Any, weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """The torch optimizer an `adam(...)`, `adamw(...)` or `sgd(...)` component stands for.
-
-    `weight_decay` is `train(weight_decay = ...)`: the L2 penalty of adam and sgd; for adamw a
-    nonzero value replaces adamw's own decoupled `weight_decay`.
-    """
-    name = getattr(component, "__hyp_name__", type(component).__name__)
-    params = [p for p in params if p.requires_grad]
-    if not params:
-        raise HypError("the model has no trainable parameters to optimise")
-    if not component.lr > 0:
-        raise HypError(f"{name}: lr must be > 0, got {component.lr}")
-    if weight_decay < 0:
-        raise HypError(f"train: weight_decay must be >= 0, got {weight_decay}")
-    if name == "adam":
-        betas = tuple(component.betas)
-        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-            raise HypError(f"adam: betas must be two values in [0, 1), got {list(component.betas)}")
-        return torch.optim.Adam(params, lr=component.lr, betas=betas, weight_decay=weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=component.lr, weight_decay=weight_decay or component.weight_decay)
-    if name == "sgd":
-        if component.nesterov and component.momentum <= 0:
-            raise HypError(f"sgd: nesterov = true needs momentum > 0, got momentum = {component.momentum}")
-        return torch.optim.SGD(params, lr=component.lr, momentum=component.momentum,
-                               nesterov=component.nesterov, weight_decay=weight_decay)
-    raise HypError(f"`{name}` is not an optimizer; use adam, adamw or sgd")
 
 
 def fit(model: torch.nn.Module, dataset: Dataset, recipe: Optional[Any] = None, *, device: Any = "cpu",
