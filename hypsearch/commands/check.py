@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..dsl.errors import HypError
+from hypsearch.dsl.api import load
+from hypsearch.dsl.errors import HypError
 
 DESCRIPTION = """Check .hyp files: parse them, resolve every name and argument, and print per file the
 number of decision points by kind and the size of the space ("infinite" with a floatv).
@@ -33,7 +34,6 @@ def describe(space) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from .. import load
     status = 0
     for path in args.files:
         try:
@@ -44,7 +44,7 @@ def main(args: argparse.Namespace) -> int:
                     when = f"  when {d.condition.parent} in {sorted(d.condition.values)}" if d.condition else ""
                     print(f"  {d.name}: {d.describe()}{when}")
             if args.summary:
-                from .. import build
+                from hypsearch.compile import build  # torch, only for --summary
                 model = build(space.sample(seed=args.seed))
                 print(model.summary())
         except HypError as e:

@@ -20,7 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..runner.export import export
+    # The runner loads on use: every command module is imported to build the CLI's parser, and
+    # `check` or `sample` must not pay for (or depend on) the runner.
+    from hypsearch.runner.export import export
 
     path = export(args.dir, args.out)
     print(f"wrote {path}")

@@ -19,7 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..runner.plot import plot
+    # The runner loads on use: every command module is imported to build the CLI's parser, and
+    # `check` or `sample` must not pay for (or depend on) the runner.
+    from hypsearch.runner.plot import plot
 
     path = plot(args.dirs, args.out)
     print(f"wrote {path}")

@@ -45,9 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..runner import run
-    from ..runner.report import failure_summary, trials_table
-    from ..runner.settings import parse_algo_options
+    # The runner loads on use: every command module is imported to build the CLI's parser, and
+    # `check` or `sample` must not pay for (or depend on) the runner.
+    from hypsearch.runner import run
+    from hypsearch.runner.report import failure_summary, trials_table
+    from hypsearch.runner.settings import parse_algo_options
 
     if args.resume and args.file:
         raise HypError("give either a FILE or --resume DIR, not both")

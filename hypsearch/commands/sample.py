@@ -6,6 +6,9 @@ import argparse
 import os
 import random
 
+from hypsearch.dsl.api import dumps, load
+from hypsearch.dsl.errors import HypError
+
 DESCRIPTION = """Print N concrete programs sampled from a space as .hyp text (every decision replaced by
 its value), or write them to DIR/sample-000.hyp, ... with --out. The same --seed gives the same
 programs. Sampling runs the Python files the space imports."""
@@ -19,8 +22,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from .. import dumps, load
-    from ..dsl.errors import HypError
     if args.n < 1:
         raise HypError(f"-n takes a count >= 1, got {args.n}")
     space = load(args.file)

@@ -23,8 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..runner.experiment import Experiment
-    from ..runner.report import failure_summary, sort_trials, trials_table
+    # The runner loads on use: every command module is imported to build the CLI's parser, and
+    # `check` or `sample` must not pay for (or depend on) the runner.
+    from hypsearch.runner.experiment import Experiment
+    from hypsearch.runner.report import failure_summary, sort_trials, trials_table
 
     exp = Experiment.open(args.dir)
     best = exp.best

@@ -18,7 +18,9 @@ from typing import Any, Dict
 
 from hypsearch.search.trial import Status, Trial
 
-from .coordinator import Coordinator
+from hypsearch.dsl.errors import HypError
+
+from .coordinator import Coordinator, epochs_of
 from .settings import RunSettings
 
 # Set before Ray is imported: quiet Tune (our own progress line replaces its tables) and no
@@ -175,7 +177,6 @@ def coord_max_epochs(coord: Coordinator) -> int:
         if d.name.endswith("train.epochs") and d.kind == "int":
             return int(d.high)
     try:
-        from .coordinator import epochs_of
         return epochs_of(coord.space.sample(seed=0)) or 1
     except Exception:
         return 100
@@ -183,7 +184,6 @@ def coord_max_epochs(coord: Coordinator) -> int:
 
 def _check_fits(resources: Dict[str, float], settings: RunSettings) -> None:
     """A trial that asks for more than the cluster has would wait forever: say so instead."""
-    from ..dsl.errors import HypError
     for flag, asked, key in (("--gpus-per-trial", settings.gpus_per_trial, "GPU"),
                              ("--cpus-per-trial", settings.cpus_per_trial, "CPU")):
         have = float(resources.get(key, 0))

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
+from hypsearch.dsl.api import dumps
 from hypsearch.dsl.errors import HypError
 from hypsearch.search.trial import Status, Trial
 
@@ -91,12 +92,11 @@ def create(exp: ExperimentDir, space: Any, settings: RunSettings, command: Seque
 def _copy_sources(exp: ExperimentDir, space: Any, files: Sequence[str]) -> str:
     """Mirror the space file and its Python files under DIR/space/, keeping their relative layout
     (so the copy's relative imports and python("...") references resolve to the copies)."""
-    import hypsearch
     src = getattr(space, "path", None)
     if not (src and os.path.isfile(src)):
         dst = os.path.join(exp.space_dir, "space.hyp")
         with open(dst, "w", encoding="utf-8") as f:
-            f.write(hypsearch.dumps(space, path=dst))
+            f.write(dumps(space, path=dst))
         return dst
     src = os.path.abspath(src)
     files = [os.path.abspath(f) for f in files if os.path.isfile(f)]

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 from typing import Any, Dict
 
-from ..dsl.errors import HypError
+from hypsearch.dsl.api import dumps, loads
+from hypsearch.dsl.errors import HypError
+
 from .experiment import ExperimentDir
 from .worker import WEIGHTS_FORMAT
 
@@ -31,19 +33,18 @@ def read_model_file(path: str) -> Dict[str, Any]:
 
 
 def _program(data: Dict[str, Any], path: str):
-    import hypsearch
     hyp_file = data.get("hyp_file") or ""
     if not hyp_file or not os.path.exists(os.path.dirname(hyp_file) or "."):
         # Moved elsewhere: resolve imports next to the model file.
         hyp_file = os.path.join(os.path.dirname(os.path.abspath(path)), os.path.basename(hyp_file) or "model.hyp")
-    return hypsearch.loads(data["hyp"], filename=hyp_file).sample()
+    return loads(data["hyp"], filename=hyp_file).sample()
 
 
 def load_model(path: str):
     """Rebuild the `nn.Module` saved in a model file (best.pt or `hypsearch export` output)."""
-    import hypsearch
+    from hypsearch.compile import build  # torch
     data = read_model_file(path)
-    model = hypsearch.build(_program(data, path))
+    model = build(_program(data, path))
     model.load_state_dict(data["state_dict"])
     model.eval()
     return model
@@ -52,7 +53,6 @@ def load_model(path: str):
 def export(directory: str, out: str) -> str:
     """Write the best model of an experiment to `out`; the path written."""
     import torch
-    import hypsearch
     exp = ExperimentDir(directory)
     exp.read_run()
     if not os.path.exists(exp.best_pt):
@@ -62,7 +62,7 @@ def export(directory: str, out: str) -> str:
     program = _program(data, exp.best_pt)
     out = os.path.abspath(out)
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    text = hypsearch.dumps(program, path=out)
+    text = dumps(program, path=out)
     tmp = out + ".tmp"
     torch.save({"format": WEIGHTS_FORMAT, "hyp": text, "hyp_file": out, "state_dict": data["state_dict"]}, tmp)
     os.replace(tmp, out)

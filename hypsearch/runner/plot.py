@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import List, Optional, Sequence, Tuple
 
-from ..dsl.errors import HypError
+from hypsearch.dsl.errors import HypError
 from .experiment import Experiment
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Optional, Sequence
 
-from ..dsl.errors import HypError
+from hypsearch.dsl.errors import HypError
 from hypsearch.search.trial import Trial
 
 
