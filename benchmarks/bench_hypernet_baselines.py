@@ -82,7 +82,7 @@ def per_task_mlps(dataset, epochs: int, widths, seed: int):
         for t in range(dataset.tasks):
             torch.manual_seed(seed + t)
             history = fit(mlp(width), dataset.for_task(t),
-                          T.train(epochs=epochs, batch_size=32, optimizer=T.adam(lr=lr), seed=seed + t)).history
+                          T.train(epochs=epochs, batch_size=32, optimizer=T.adam(lr=lr), seed=seed + t))
             accs.append(history[-1]["val_accuracy"])
         mean = float(np.mean(accs))
         if best is None or mean > best[0]:
@@ -105,7 +105,7 @@ def shared_mlp(dataset, epochs: int, width: int, seed: int):
     for lr in LRS:
         torch.manual_seed(seed)
         recipe = T.train(epochs=epochs, batch_size=32, optimizer=T.adam(lr=lr), seed=seed)
-        m = fit(mlp(width), dataset, recipe).history[-1]
+        m = fit(mlp(width), dataset, recipe)[-1]
         accs = [m[f"val_accuracy_task{t}"] for t in range(dataset.tasks)]
         if best is None or m["val_accuracy"] > best[0]:
             best = (m["val_accuracy"], accs, dict(lr=lr, width=width), mlp_params(width))

@@ -70,8 +70,8 @@ def _optimizer(name, cls):
 
 def _train(name, cls):
     model = hypsearch.build(L.linear(out=2), input_shape=(3,))
-    result = fit(model, _tiny_dataset(), cls(epochs=1, batch_size=4))
-    return None if len(result.history) == 1 else "is not a recipe the runner's fit trains with"
+    history = fit(model, _tiny_dataset(), cls(epochs=1, batch_size=4))
+    return None if len(history) == 1 else "is not a recipe the runner's fit trains with"
 
 
 def _objective(name, cls):

@@ -8,7 +8,6 @@ checked once per epoch (no device sync per step); a NaN or infinite loss raises 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
@@ -25,14 +24,6 @@ from .optimizers import make_optimizer
 
 Metrics = Dict[str, Any]
 EVAL_BATCH = 2048
-
-
-@dataclass
-class FitResult:
-    """What `fit` did: one metrics dict per finished epoch, and whether it stopped early."""
-
-    history: List[Metrics] = field(default_factory=list)
-    stopped: bool = False
 
 
 def metric_names(info: DataInfo, multitask: bool) -> List[str]:
@@ -58,12 +49,12 @@ def seed_everything(seed: int) -> None:
 
 def fit(model: torch.nn.Module, dataset: Dataset, recipe: Optional[Any] = None, *, device: Any = "cpu",
         task_input: bool = False, report: Optional[Callable[[Metrics], Any]] = None,
-        should_stop: Optional[Callable[[], bool]] = None) -> FitResult:
+        should_stop: Optional[Callable[[], bool]] = None) -> List[Metrics]:
     """Train `model` on `dataset` with a `train(...)` recipe, evaluating on validation data each epoch.
 
     `task_input`: call `model(x, task=task_ids)` (task-conditioned models) instead of `model(x)`.
     After each epoch `report(metrics)` is called, then `should_stop()`; a true answer ends
-    training there (`FitResult.stopped`).
+    training there (fewer epochs in the history than the recipe asks).
     """
     recipe = recipe if recipe is not None else TrainRecipe()
     if recipe.epochs < 1 or recipe.batch_size < 1:
@@ -85,7 +76,7 @@ def fit(model: torch.nn.Module, dataset: Dataset, recipe: Optional[Any] = None, 
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     generator = torch.Generator().manual_seed(recipe.seed)
     n, b = len(x), recipe.batch_size
-    result = FitResult()
+    history: List[Metrics] = []  # one metrics dict per finished epoch (fewer than asked: stopped early)
     checked = False
     for epoch in range(1, recipe.epochs + 1):
         model.train()
@@ -120,14 +111,13 @@ def fit(model: torch.nn.Module, dataset: Dataset, recipe: Optional[Any] = None, 
         metrics["params"] = params
         bad = [k for k in ("train_loss", "val_loss") if not np.isfinite(metrics[k])]
         if bad:
-            raise TrialFailed(f"{bad[0]} is {metrics[bad[0]]} at epoch {epoch}", history=result.history)
-        result.history.append(metrics)
+            raise TrialFailed(f"{bad[0]} is {metrics[bad[0]]} at epoch {epoch}", history=history)
+        history.append(metrics)
         if report is not None:
             report(dict(metrics))
         if should_stop is not None and should_stop():
-            result.stopped = epoch < recipe.epochs
             break
-    return result
+    return history
 
 
 def _loss_function(dataset: Dataset) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

@@ -183,7 +183,7 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
         seed_everything(recipe.seed)  # initialisation is part of what the seed fixes
         model = _build_model(program, dataset.info.input_shape, dataset.tasks)
         task_input = (dataset.multitask or _task_conditioned(program)) and _accepts_task(model)
-        result = fit(model, dataset, recipe, device=device, task_input=task_input,
+        history = fit(model, dataset, recipe, device=device, task_input=task_input,
                      report=on_epoch, should_stop=stop if should_stop is not None else None)
     except _Through:
         raise
@@ -198,10 +198,10 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
         model = None
         _release_memory(device)
         raise failure
-    final = result.history[-1]
-    return TrialResult(final, result.history, float(final[objective.metric]), objective.mode, model,
-                       objective.name, stopped=result.stopped,
-                       budget=len(result.history) / recipe.epochs)
+    final = history[-1]
+    return TrialResult(final, history, float(final[objective.metric]), objective.mode, model,
+                       objective.name, stopped=len(history) < recipe.epochs,
+                       budget=len(history) / recipe.epochs)
 
 
 def _build_model(program: Any, input_shape: Tuple[int, ...], tasks: int) -> Any:
