@@ -21,6 +21,7 @@ COMMANDS = {
     "show": "Show the trials of an experiment directory.",
     "export": "Export the best model of an experiment.",
     "plot": "Plot best-so-far curves of experiment directories.",
+    "lsp": "Run the .hyp language server for editors (stdio).",
 }
 
 
