@@ -74,6 +74,25 @@ def _train(name, cls):
     return None if len(history) == 1 else "is not a recipe the runner's fit trains with"
 
 
+def _augment(name, cls):
+    from hypsearch.runner.augment import AUGMENTATIONS, make_augment
+    if name not in AUGMENTATIONS:
+        return "has no @augmentation entry in hypsearch/runner/augment.py"
+    op = make_augment([cls()], (3, 8, 8))
+    out = op(torch.zeros(2, 3, 8, 8), torch.Generator().manual_seed(0))
+    return None if out.shape == (2, 3, 8, 8) else "does not keep the batch's shape"
+
+
+def _schedule(name, cls):
+    from hypsearch.runner.schedules import SCHEDULES
+    if name not in SCHEDULES:
+        return "has no @schedule entry in hypsearch/runner/schedules.py"
+    model = hypsearch.build(L.linear(out=2), input_shape=(3,))
+    history = fit(model, _tiny_dataset(), hypsearch.loads(f"train = train(epochs = 1, batch_size = 4, "
+                                                           f"schedule = {name}())").sample().train)
+    return None if len(history) == 1 else "is not a schedule the runner's fit trains with"
+
+
 def _objective(name, cls):
     objective_of(Program(objective=cls()))  # raises for a component the runner does not score by
     return None
@@ -94,6 +113,8 @@ HOMES = {
     "python": _python,
     "optimizer": _optimizer,
     "train": _train,
+    "augment": _augment,
+    "schedule": _schedule,
     "objective": _objective,
     "search": _search,
 }

@@ -1,9 +1,10 @@
-"""Data sets. Each built-in one knows its shape without loading (`info()`), so the compiler can
-infer layer sizes from the program alone; the loaders themselves live with the runner."""
+"""Data sets and augmentations. A built-in data set knows its shape without loading (`info()`)
+where it can, so the compiler can infer layer sizes from the program alone; the loaders, and the
+tensor ops of the augmentations (the top-level `augment = [...]` list), live with the runner."""
 
 
 from dataclasses import dataclass
-from typing import Annotated, Optional, Tuple
+from typing import Annotated, List, Optional, Tuple
 
 from ..registry import Component, builtin
 
@@ -127,3 +128,102 @@ class npz(DataSet):
     classification: Annotated[bool, "integer class labels (false: regression targets)"] = True
     val_fraction: Annotated[float, "held-out fraction when x_val is absent"] = 0.25
     seed: Annotated[int, "seed of the train / validation split"] = 0
+
+
+@builtin("data")
+class image_folder(DataSet):
+    """Images from a folder with one subfolder per class (PNG, JPEG, ...), resized to size x size."""
+
+    __hyp_positional__ = True
+    __hyp_path_fields__ = ("path",)
+
+    path: Annotated[str, "the folder (train/ and val/ inside it, or one folder to split)"]
+    size: Annotated[int, "side length the images are resized to"] = 32
+    grayscale: Annotated[bool, "one channel instead of three (RGB)"] = False
+    val_fraction: Annotated[float, "held-out fraction when there is no val/ folder"] = 0.2
+    seed: Annotated[int, "seed of the train / validation split"] = 0
+
+    def info(self) -> Optional[DataInfo]:
+        return None  # the classes are the subfolders: only loading can tell
+
+
+@builtin("data")
+class cifar10(DataSet):
+    """CIFAR-10 from a local folder of the python-pickle batches (data_batch_1-5, test_batch)."""
+
+    __hyp_positional__ = True
+    __hyp_path_fields__ = ("root",)
+
+    root: Annotated[str, "the folder holding the batches (cifar-10-batches-py)"]
+
+    def info(self) -> DataInfo:
+        return DataInfo((3, 32, 32), 10)
+
+
+@builtin("data")
+class cifar100(DataSet):
+    """CIFAR-100 from a local folder of the python-pickle files (train, test)."""
+
+    __hyp_positional__ = True
+    __hyp_path_fields__ = ("root",)
+
+    root: Annotated[str, "the folder holding the files (cifar-100-python)"]
+    coarse: Annotated[bool, "the 20 superclasses instead of the 100 classes"] = False
+
+    def info(self) -> DataInfo:
+        return DataInfo((3, 32, 32), 20 if self.coarse else 100)
+
+
+@builtin("data")
+class csv(DataSet):
+    """A table from a CSV file with a header row: one column is the target, the others features.
+
+    Numeric columns are standardised and their missing values imputed with the training median;
+    other columns are categorical, one-hot encoded (a missing value is a category of its own).
+    A target of text or of a few integers makes a classification set, otherwise regression.
+    """
+
+    __hyp_positional__ = True
+    __hyp_path_fields__ = ("path",)
+
+    path: Annotated[str, "the file, relative to the .hyp file"]
+    target: Annotated[str, "the target column's name"] = "target"
+    classification: Annotated[Optional[bool], "class labels (none: decided from the target column)"] = None
+    drop: Annotated[List[str], "columns to leave out (ids, leaks)"] = []
+    delimiter: Annotated[str, "the field separator"] = ","
+    val_fraction: Annotated[float, "held-out fraction for validation"] = 0.25
+    seed: Annotated[int, "seed of the train / validation split"] = 0
+
+
+# ---- augmentations: the top-level `augment = [...]` list, applied to training batches ----------
+
+class Augmentation(Component):
+    """Base of augmentation components (applied on the trial's device, to training batches only)."""
+
+
+@builtin("augment")
+class random_crop(Augmentation):
+    """Pad images by `padding` pixels (zeros) and crop back to their size at a random offset."""
+
+    padding: Annotated[int, "pixels of zero padding on each side"] = 4
+
+
+@builtin("augment")
+class flip(Augmentation):
+    """Mirror images left-right with probability p."""
+
+    p: Annotated[float, "probability of mirroring a sample"] = 0.5
+
+
+@builtin("augment")
+class cutout(Augmentation):
+    """Zero one random size x size square of each image."""
+
+    size: Annotated[int, "side of the square"] = 8
+
+
+@builtin("augment")
+class noise(Augmentation):
+    """Add Gaussian noise to every input value (images or tabular features)."""
+
+    std: Annotated[float, "standard deviation, in normalised units"] = 0.1

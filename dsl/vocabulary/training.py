@@ -1,4 +1,4 @@
-"""The training recipe: epochs, batches, optimizer and regularisation."""
+"""The training recipe: epochs, batches, optimizer, learning-rate schedule, precision and regularisation."""
 
 
 from typing import Annotated, List, Optional
@@ -35,6 +35,36 @@ class sgd(Optimizer):
     nesterov: Annotated[bool, "Nesterov momentum"] = False
 
 
+class Schedule(Component):
+    """Base of learning-rate schedules: a factor on the optimizer's lr at every step."""
+
+
+@builtin("schedule")
+class cosine(Schedule):
+    """Linear warmup, then cosine decay of the lr to `final` times its value at the last step."""
+
+    warmup: Annotated[float, "epochs of linear warmup from 0"] = 0.0
+    final: Annotated[float, "the lr at the end, as a fraction of the optimizer's lr"] = 0.0
+
+
+@builtin("schedule")
+class step(Schedule):
+    """Multiply the lr by `gamma` every `every` epochs (after an optional linear warmup)."""
+
+    every: Annotated[int, "epochs between decays"] = 30
+    gamma: Annotated[float, "the factor of each decay"] = 0.1
+    warmup: Annotated[float, "epochs of linear warmup from 0"] = 0.0
+
+
+@builtin("schedule")
+class onecycle(Schedule):
+    """The one-cycle policy: the lr rises to the optimizer's lr, then anneals (cosine) far below it."""
+
+    peak: Annotated[float, "fraction of training spent rising"] = 0.3
+    div: Annotated[float, "the starting lr is lr / div"] = 25.0
+    final_div: Annotated[float, "the last lr is lr / (div * final_div)"] = 1e4
+
+
 @builtin("train")
 class train(Component):
     """How a trial trains its program."""
@@ -45,3 +75,12 @@ class train(Component):
     weight_decay: Annotated[float, "L2 penalty added by the optimizer"] = 0.0
     clip: Annotated[Optional[float], "gradient-norm clipping (none: off)"] = None
     seed: Annotated[int, "seed of initialisation and batch order"] = 0
+    schedule: Annotated[Optional[Schedule], "learning-rate schedule, stepped every batch (none: constant)"] = None
+    precision: Annotated[str, "\"fp32\", \"bf16\" or \"fp16\": mixed precision on a GPU (fp32 on a CPU)"] = "fp32"
+    label_smoothing: Annotated[float, "label smoothing of the cross-entropy loss"] = 0.0
+    loss: Annotated[str, "\"auto\" (the data's natural loss), \"cross_entropy\" or \"mse\""] = "auto"
+    accumulate: Annotated[int, "batches whose gradients add up to one optimizer step"] = 1
+    patience: Annotated[Optional[int], "stop after this many epochs without a better val_loss (none: off)"] = None
+    compile: Annotated[bool, "run the model through torch.compile (falls back, with a warning, if it fails)"] = False
+    loading: Annotated[str, "\"auto\", \"device\" (held on the device) or \"stream\" (DataLoader)"] = "auto"
+    workers: Annotated[int, "DataLoader worker processes when streaming"] = 2

@@ -23,7 +23,10 @@ class Dataset:
 
     Classification labels are int64 of shape (n,); regression targets float32 of shape
     (n, outputs). Inputs are float32 of shape (n, *info.input_shape). `task_train` / `task_val`
-    are int64 task ids per sample, or None for single-task sets.
+    are int64 task ids per sample, or None for single-task sets. `normalization` is (mean, std),
+    each broadcastable to one sample, when the loader standardised raw inputs with statistics of
+    the training split: the arrays hold (raw - mean) / std, and an exported model applies the same
+    to the raw inputs it is given. `classes` names the class labels when the files named them.
     """
 
     name: str
@@ -34,6 +37,8 @@ class Dataset:
     info: DataInfo
     task_train: Optional[np.ndarray] = None
     task_val: Optional[np.ndarray] = None
+    normalization: Optional[Tuple[np.ndarray, np.ndarray]] = None
+    classes: Optional[Tuple[str, ...]] = None
     _tensors: Dict[Tuple[str, str], Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -64,6 +69,12 @@ class Dataset:
             return self.x_val, self.y_val, self.task_val
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes the arrays of both splits take (what holding the set on a device costs)."""
+        arrays = (self.x_train, self.y_train, self.x_val, self.y_val, self.task_train, self.task_val)
+        return int(sum(a.nbytes for a in arrays if a is not None))
+
     def tensors(self, split: str, device: Any = "cpu") -> Tuple[Any, Any, Any]:
         """(x, y, task ids or None) of a split as torch tensors on `device` (imports torch)."""
         import torch
@@ -89,7 +100,7 @@ class Dataset:
             name=f"{self.name}[task {task}]",
             x_train=self.x_train[tr], y_train=self.y_train[tr],
             x_val=self.x_val[va], y_val=self.y_val[va],
-            info=replace(self.info, tasks=1),
+            info=replace(self.info, tasks=1), normalization=self.normalization, classes=self.classes,
         )
 
     def __repr__(self) -> str:

@@ -80,23 +80,29 @@ def objective_of(program: Any, classification: bool = True) -> Objective:
 
 def evaluate(program: Any, report: Optional[Callable[[Metrics], Any]] = None, device: Any = "cpu",
              base_dir: Optional[str] = None,
-             should_stop: Optional[Callable[[], bool]] = None) -> TrialResult:
+             should_stop: Optional[Callable[[], bool]] = None,
+             checkpoint: Optional[Callable[[Dict[str, Any]], Any]] = None,
+             resume: Optional[Dict[str, Any]] = None) -> TrialResult:
     """Train and score one concrete program (or call its Python objective) and return the result.
 
     `report(metrics)` is called after every epoch with the epoch's metrics plus `objective` (the
     objective's value); `should_stop()`, called after it, ends training early when true.
     `base_dir` is where relative paths resolve (default: the folder of `program.source`, else the
     working directory). `device` is where the model and data go ("cpu", "cuda", "cuda:1", ...).
+    `checkpoint(state)` receives the trainer's state after every epoch (before `report`), and
+    `resume`, such a state, continues training from its epoch (see `train.fit`).
     Raises `TrialFailed`, `TrialInvalid` or `HypError` (see the module docstring).
     """
     try:
-        return _evaluate(program, report, device, base_dir, should_stop)
+        return _evaluate(program, report, device, base_dir, should_stop, checkpoint, resume)
     except _Through as through:  # the caller's own callback raised: hand its exception back as is
         raise through.error.with_traceback(through.error.__traceback__) from None
 
 
 def _evaluate(program: Any, report: Optional[Callable[[Metrics], Any]], device: Any,
-              base_dir: Optional[str], should_stop: Optional[Callable[[], bool]]) -> TrialResult:
+              base_dir: Optional[str], should_stop: Optional[Callable[[], bool]],
+              checkpoint: Optional[Callable[[Dict[str, Any]], Any]] = None,
+              resume: Optional[Dict[str, Any]] = None) -> TrialResult:
     if base_dir is None:
         base_dir = os.path.dirname(os.path.abspath(program.source)) if program.source else os.getcwd()
     _import_user_files(program, base_dir)
@@ -111,7 +117,7 @@ def _evaluate(program: Any, report: Optional[Callable[[Metrics], Any]], device: 
     dataset = load_data(program.data, base_dir)
     if program.objective is None:
         objective = objective_of(program, dataset.classification)
-    return _train_and_score(program, dataset, objective, device, report, should_stop)
+    return _train_and_score(program, dataset, objective, device, report, should_stop, checkpoint, resume)
 
 
 def _import_user_files(program: Any, base_dir: str) -> None:
@@ -155,9 +161,12 @@ def _objective_value(out: Any, objective: Objective, fn: Any) -> Tuple[float, Me
 
 def _train_and_score(program: Any, dataset: Dataset, objective: Objective, device: Any,
                      report: Optional[Callable[[Metrics], Any]],
-                     should_stop: Optional[Callable[[], bool]]) -> TrialResult:
+                     should_stop: Optional[Callable[[], bool]],
+                     checkpoint: Optional[Callable[[Dict[str, Any]], Any]] = None,
+                     resume: Optional[Dict[str, Any]] = None) -> TrialResult:
     from hypsearch.dsl.vocabulary.training import train as TrainRecipe
 
+    from .augment import augment_of
     from .train import fit, metric_names, seed_everything
 
     reported = metric_names(dataset.info, dataset.multitask)
@@ -172,8 +181,11 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
         seen.append(metrics)
         _call_through(report, {**metrics, OBJECTIVE_KEY: metrics[objective.metric]})
 
+    halted = {"by_caller": False}
+
     def stop() -> bool:
-        return bool(_call_through(should_stop))
+        halted["by_caller"] = bool(_call_through(should_stop))
+        return halted["by_caller"]
 
     # Failures are raised after the except blocks so that neither the exception chain nor the
     # traceback keeps the model, its activations and gradients alive (GPU memory of the next trial).
@@ -184,7 +196,11 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
         model = _build_model(program, dataset.info.input_shape, dataset.tasks)
         task_input = (dataset.multitask or _task_conditioned(program)) and _accepts_task(model)
         history = fit(model, dataset, recipe, device=device, task_input=task_input,
-                     report=on_epoch, should_stop=stop if should_stop is not None else None)
+                      report=on_epoch, should_stop=stop if should_stop is not None else None,
+                      augment=augment_of(program), monitor=(objective.metric, objective.mode),
+                      checkpoint=checkpoint, resume=resume)
+        # Saved with the weights, so that a loaded model takes raw inputs (see runner.export).
+        model.input_normalization = dataset.normalization
     except _Through:
         raise
     except HypError as e:  # from the compiler, or a model whose output does not fit the data
@@ -200,8 +216,9 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
         raise failure
     final = history[-1]
     return TrialResult(final, history, float(final[objective.metric]), objective.mode, model,
-                       objective.name, stopped=len(history) < recipe.epochs,
-                       budget=len(history) / recipe.epochs)
+                       objective.name, stopped=halted["by_caller"] and len(history) < recipe.epochs,
+                       # Stopping early on its own (train(patience)) finishes the recipe: a full budget.
+                       budget=len(history) / recipe.epochs if halted["by_caller"] else 1.0)
 
 
 def _build_model(program: Any, input_shape: Tuple[int, ...], tasks: int) -> Any:

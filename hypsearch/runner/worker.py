@@ -93,6 +93,13 @@ def save_weights(path: str, model: Any, program_text: str, hyp_file: Optional[st
     `hyp_file` is the file the text's relative paths (imports) are relative to."""
     import torch
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    data = {"format": WEIGHTS_FORMAT, "hyp": program_text, "hyp_file": hyp_file or "", "state_dict": state}
+    if getattr(model, "input_shape", None) is not None:  # data sets that tell their shape only when loaded
+        data["input_shape"] = [int(s) for s in model.input_shape]
+        data["tasks"] = int(getattr(model, "tasks", 1) or 1)
+    stats = getattr(model, "input_normalization", None)
+    if stats is not None:  # the data's training statistics: load_model applies them to raw inputs
+        data["normalization"] = {"mean": torch.as_tensor(stats[0]), "std": torch.as_tensor(stats[1])}
     tmp = f"{path}.tmp"
-    torch.save({"format": WEIGHTS_FORMAT, "hyp": program_text, "hyp_file": hyp_file or "", "state_dict": state}, tmp)
+    torch.save(data, tmp)
     os.replace(tmp, path)
