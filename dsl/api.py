@@ -39,7 +39,7 @@ def loads(text: str, filename: str = "<string>") -> Space:
     source = os.path.abspath(filename) if not filename.startswith("<") else None
     root = ProgramN(Program, fields, params, list(ev.module.imports), source)
     try:
-        return Space(root, ev.shared_names, source)
+        return Space(root, ev.shared_names, source, ev.instances)
     except HypError as e:
         if e.location is not None and e.source_line is None:
             e.source_line = ev._line(e.location)
@@ -49,7 +49,7 @@ def loads(text: str, filename: str = "<string>") -> Space:
 def dumps(x: Any, path: Optional[str] = None) -> str:
     """Canonical `.hyp` text of a concrete program or a space; `path` is where it will be written."""
     if isinstance(x, Space):
-        return space_text(x.root, x.shared_names, path)
+        return space_text(x.root, x.shared_names, path, x.instances)
     if isinstance(x, Program):
         return program_text(x, path)
     raise TypeError(f"dumps takes a Space or a Program, got {type(x).__name__}")

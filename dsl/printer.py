@@ -1,7 +1,7 @@
 """Print programs and spaces back as `.hyp` text, in one canonical format.
 
-Canonical means: imports first, then user parameters, then data, target, hypernet, train,
-objective, search; keyword arguments only where they differ from the component's default;
+Canonical means: imports first, then (for a space) `let`s, each after the `def`s it calls, and the
+other `def`s, then user parameters, then data, target, hypernet, train, objective, search; keyword arguments only where they differ from the component's default;
 positional arguments only for sequences (`sequential(a, b)`) and decision primitives; a call that
 does not fit in one line puts one argument per line with a trailing comma. Paths of imports,
 `python(...)` refs and data files are written relative to the file being written.
@@ -12,17 +12,17 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import pyglove as pg
 
-from .registry import Component
-from .tree import (ChoiceN, CompN, Const, DecisionN, DictN, FloatN, ListN, OptionalN, ProgramN,
-                   RepeatN, SNode, SubsetN)
+from .naming import (FIELD_ORDER, Instance, candidate_path, count_path, field_path, item_path, optional_item_path,
+                     written_name)
+from .registry import Component, lookup
+from .tree import PRIMITIVE_TYPES, Const, DecisionN, DictN, ListN, ProgramN, SNode, TreeVisitor
 from .vocabulary.program import RESERVED_FIELDS
 
 WIDTH = 100
-FIELD_ORDER = ("data", "target", "hypernet", "train", "objective", "search")
 
 
 # -- layout -------------------------------------------------------------------------------------
@@ -150,91 +150,143 @@ def program_text(p: Any, dest: Optional[str] = None) -> str:
 
 
 # -- spaces -------------------------------------------------------------------------------------
-class _SpacePrinter:
-    """Prints a space tree; nodes shared by several uses print once, as `let`."""
+class _SpacePrinter(TreeVisitor):
+    """Prints a space tree as the text it was written as, as far as the decisions can tell: nodes
+    shared by several uses print once, as `let`s and `def` parameters, and each `def` use whose
+    result holds decisions prints as a call of that `def` again.
 
-    def __init__(self, paths: _Paths, lets: Optional[Dict[int, str]] = None, names: bool = True):
+    Writing the `def` uses back is what keeps the decisions' names, sharing and conditions: a
+    `name = "width"` in a `def` used twice names `width@<path of each use>`, which only the uses
+    reproduce (dsl/naming.py); a parameter is one node shared by its uses, and is evaluated where
+    the call is, under the call's condition. A `def` whose result holds no decision expands in
+    place: nothing about it shows in the decisions. Each use prints its body with its own paths,
+    so uses whose bodies print alike share one `def`, and the others get one each.
+    """
+
+    def __init__(self, paths: _Paths, lets: Optional[Dict[int, str]] = None, instances: Sequence[Instance] = (),
+                 names: bool = True, fresh: Optional[Callable[[str], str]] = None):
         self.names = names
         self.paths = paths
         self.lets = lets if lets is not None else {}  # id(node) -> let name
-        self.templates: Dict[int, tuple] = {}  # id(repeat node) -> (def name, [param node ids])
-        self.params: Dict[int, tuple] = {}  # id(node) -> (param name, path of first use), inside a def body
+        self.let_names = set(self.lets.values())
+        self.fresh = fresh
+        self.by_root: Dict[int, List[Instance]] = {}  # id(node) -> instances that made it, outermost first
+        for inst in instances:
+            if inst.root is not None:
+                self.by_root.setdefault(id(inst.root), []).append(inst)
+        self.scope: Optional[Instance] = None  # the def use or repeat copy being printed
+        self.args: Dict[int, list] = {}  # id(node) -> [parameter, path of first use] of the def being printed
+        self.defs: Dict[tuple, str] = {}  # (template, parameters, body) -> def name
         self.def_lines: List[str] = []
-        self.defining: set = set()
+        self.memo: Dict[int, bool] = {}
 
     def text(self, node: SNode, path: str, indent: int = 0, top: bool = False) -> str:
+        arg = self.args.get(id(node))
+        if arg is not None:
+            if arg[1] is None:
+                arg[1] = path
+            return arg[0]
         if not top and id(node) in self.lets:
             return self.lets[id(node)]
-        if id(node) in self.params:
-            name, first = self.params[id(node)]
-            if first is None:
-                self.params[id(node)] = (name, path)
-            return name
-        if id(node) in self.templates and id(node) not in self.defining:
-            return self.template_call(node, path, indent)
-        if isinstance(node, Const):
-            return literal(node.value)
-        if isinstance(node, ListN):
-            return _list([self.text(x, f"{path}[{i}]", indent + 2) for i, x in enumerate(node.items)], indent)
-        if isinstance(node, DictN):
-            return ", ".join(f"{k} = {self.text(v, f'{path}.{k}', indent)}" for k, v in node.items.items())
-        if isinstance(node, CompN):
-            return self.component(node, path, indent)
-        if isinstance(node, RepeatN):
-            count = self.text(node.count, f"{path}.n", indent + 2)
-            if not node.copies:
-                return "[]"
-            return _call("repeat", [count, self.text(node.copies[0], f"{path}[0]", indent + 2)], indent)
-        if isinstance(node, DecisionN):
-            return self.decision(node, path, indent)
-        raise TypeError(f"cannot print {type(node).__name__}")
+        inst = self._use_at(node)
+        if inst is not None:
+            return self.use(inst, node, path, indent)
+        return self.visit(node, path, indent)
 
-    def template_call(self, node: SNode, path: str, indent: int) -> str:
-        """Print `node` as a call of a generated `def` whose parameters are its shared parts."""
-        def_name, param_ids = self.templates[id(node)]
-        names = [f"p{i}" for i in range(len(param_ids))]
-        saved = dict(self.params)
-        for k, name in zip(param_ids, names):
-            self.params[k] = (name, None)
-        self.defining.add(id(node))
-        body = self.text(node, path, 0)
-        self.defining.discard(id(node))
-        firsts = [self.params[k][1] for k in param_ids]
-        self.params = saved
-        self.def_lines.append(f"def {def_name}({', '.join(names)}) = {body}")
-        args = [self.text(_find(node, k), first or path, indent + 2) for k, first in zip(param_ids, firsts)]
-        return _call(def_name, args, indent)
+    def _use_at(self, node: SNode) -> Optional[Instance]:
+        """The `def` use written here that made `node`, if it is to print as a call."""
+        for inst in self.by_root.get(id(node), ()):
+            if inst.parent is self.scope and inst.template is not None and _has_decision(node, self.memo):
+                return inst
+        return None
+
+    def _plain(self, node: SNode) -> bool:
+        """Whether `node` prints as its content (not as a parameter, a `let` or a call)."""
+        return id(node) not in self.args and id(node) not in self.lets and self._use_at(node) is None
+
+    def use(self, inst: Instance, node: SNode, path: str, indent: int) -> str:
+        """`node` as a call of the `def` of `inst`, defining the `def` when it is new."""
+        saved = self.scope, self.args
+        self.scope, self.args = inst, {}
+        taken = set(self.let_names)
+        for name, arg in inst.args:
+            if id(arg) not in self.args:
+                while name in taken:  # a parameter must not hide a `let` the body refers to
+                    name += "_"
+                taken.add(name)
+                self.args[id(arg)] = [name, None]
+        body = self.text(node, path, 0, top=True)
+        params, args = [], []
+        for _, arg in inst.args:
+            entry = self.args.pop(id(arg), None)
+            if entry is not None and entry[1] is not None:  # a parameter the body does not use is left out
+                params.append(entry[0])
+                args.append((arg, entry[1]))
+        self.scope, self.args = saved
+        key = (inst.template, tuple(params), body)
+        def_name = self.defs.get(key)
+        if def_name is None:
+            def_name = self.defs[key] = self.fresh(inst.template)
+            self.def_lines.append(f"def {def_name}({', '.join(params)}) = {body}")
+        return _call(def_name, [self.text(arg, first, indent + 2) for arg, first in args], indent)
+
+    def take_defs(self) -> List[str]:
+        """The `def` lines written since the last call."""
+        out, self.def_lines = self.def_lines, []
+        return out
 
     def _name_arg(self, node: DecisionN, path: str) -> List[str]:
-        if not self.names:
-            return []
-        if node.user_name:
-            return [f"name = {literal(node.user_name)}"]
-        if node.name != path:
-            return [f"name = {literal(node.name)}"]
-        return []
+        name = written_name(node, path) if self.names else None
+        return [] if name is None else [f"name = {literal(name)}"]
 
-    def decision(self, node: DecisionN, path: str, indent: int) -> str:
-        if isinstance(node, ChoiceN):
-            cands = [self.text(c, self._cand_path(node.candidates, path, j), indent + 2) for j, c in enumerate(node.candidates)]
-            return _call("oneof", cands + self._name_arg(node, path), indent)
-        if isinstance(node, SubsetN):
-            cands = [self.text(c, self._cand_path(node.candidates, path, j), indent + 2) for j, c in enumerate(node.candidates)]
-            opts = ([] if node.distinct else ["distinct = false"]) + (["sorted = true"] if node.sorted else [])
-            return _call("manyof", [str(node.k)] + cands + opts + self._name_arg(node, path), indent)
-        if isinstance(node, OptionalN):
-            inner = f"{path}.value" if isinstance(node.item, DecisionN) else path
-            return _call("optional", [self.text(node.item, inner, indent + 2)] + self._name_arg(node, path), indent)
-        if isinstance(node, FloatN):
-            args = [literal(float(node.low)), literal(float(node.high))] + (["log = true"] if node.log else [])
-            return _call("floatv", args + self._name_arg(node, path), indent)
+    def visit_const(self, node, path, indent):
+        return literal(node.value)
+
+    def visit_list(self, node, path, indent):
+        return _list([self.text(x, item_path(path, i), indent + 2) for i, x in enumerate(node.items)], indent)
+
+    def visit_dict(self, node, path, indent):
+        return ", ".join(f"{k} = {self.text(v, field_path(path, k), indent)}" for k, v in node.items.items())
+
+    def visit_repeat(self, node, path, indent):
+        count = self.text(node.count, count_path(path), indent + 2)
+        if not node.copies:
+            return "[]"
+        first = node.copies[0]
+        saved = self.scope
+        for inst in self.by_root.get(id(first), ()):
+            if inst.template is None and inst.parent is saved:
+                self.scope = inst  # the printed item stands for every copy
+                break
+        item = self.text(first, item_path(path, 0), indent + 2)
+        self.scope = saved
+        return _call(node.keyword, [count, item], indent)
+
+    def _candidates(self, node, path, indent) -> List[str]:
+        cands = node.candidates
+        return [self.text(c, candidate_path(cands, path, j), indent + 2) for j, c in enumerate(cands)]
+
+    def visit_choice(self, node, path, indent):
+        return _call(node.keyword, self._candidates(node, path, indent) + self._name_arg(node, path), indent)
+
+    def visit_subset(self, node, path, indent):
+        opts = ([] if node.distinct else ["distinct = false"]) + (["sorted = true"] if node.sorted else [])
+        args = [str(node.k)] + self._candidates(node, path, indent) + opts + self._name_arg(node, path)
+        return _call(node.keyword, args, indent)
+
+    def visit_optional(self, node, path, indent):
+        item = self.text(node.item, optional_item_path(node.item, path), indent + 2)
+        return _call(node.keyword, [item] + self._name_arg(node, path), indent)
+
+    def visit_float(self, node, path, indent):
+        args = [literal(float(node.low)), literal(float(node.high))] + (["log = true"] if node.log else [])
+        return _call(node.keyword, args + self._name_arg(node, path), indent)
+
+    def visit_int(self, node, path, indent):
         args = [str(node.low), str(node.high)] + (["log = true"] if node.log else [])
-        return _call("intv", args + self._name_arg(node, path), indent)
+        return _call(node.keyword, args + self._name_arg(node, path), indent)
 
-    def _cand_path(self, cands: List[SNode], path: str, j: int) -> str:
-        return candidate_path(cands, path, j)
-
-    def component(self, node: CompN, path: str, indent: int) -> str:
+    def visit_component(self, node, path, indent):
         cls = node.cls
         fields = cls.hyp_fields()
         varargs, extra = cls.__hyp_varargs__, cls.__hyp_extra_kwargs__
@@ -247,13 +299,14 @@ class _SpacePrinter:
                     args.append(literal(field.value.default))
                 continue
             sub = node.fields[name]
-            if name == varargs and isinstance(sub, ListN) and id(sub) not in self.lets:
-                args.extend(self.text(x, f"{path}.{name}[{i}]", indent + 2) for i, x in enumerate(sub.items))
+            at = field_path(path, name)
+            if name == varargs and type(sub) is ListN and self._plain(sub):
+                args.extend(self.text(x, item_path(at, j), indent + 2) for j, x in enumerate(sub.items))
                 continue
-            if name == extra and isinstance(sub, DictN):
-                args.extend(f"{k} = {self.text(v, f'{path}.{k}', indent + 2)}" for k, v in sub.items.items())
+            if name == extra and type(sub) is DictN:
+                args.extend(f"{k} = {self.text(v, field_path(at, k), indent + 2)}" for k, v in sub.items.items())
                 continue
-            if isinstance(sub, Const):
+            if type(sub) is Const and self._plain(sub):
                 value = sub.value
                 if name in path_fields and isinstance(value, str):
                     value = self.paths.rel(value)
@@ -263,65 +316,9 @@ class _SpacePrinter:
                     continue
                 args.append(literal(value) if positional else f"{name} = {literal(value)}")
                 continue
-            text = self.text(sub, f'{path}.{name}', indent + 2)
+            text = self.text(sub, at, indent + 2)
             args.append(text if positional else f"{name} = {text}")
         return _call(node.call_name, args, indent)
-
-
-def _occurrence_counter(target: SNode):
-    """A function: uses of `target` inside a node, shared subtrees counted once per use."""
-    memo: Dict[int, int] = {}
-
-    def occ(n: SNode) -> int:
-        if n is target:
-            return 1
-        k = id(n)
-        if k not in memo:
-            memo[k] = sum(occ(c) for c in n.children())
-        return memo[k]
-
-    return occ
-
-
-def _occurrences(root: SNode, target: SNode) -> int:
-    """Uses of `target` inside `root`."""
-    return _occurrence_counter(target)(root)
-
-
-def _lowest_common_owner(roots: List[SNode], target: SNode) -> Optional[SNode]:
-    """The smallest subtree (other than `target`) that holds every use of `target`."""
-    occ = _occurrence_counter(target)
-    total = sum(occ(r) for r in roots)
-    holders = [r for r in roots if occ(r) == total]
-    if not holders:
-        return None
-    node, parent = holders[0], None
-    while True:
-        inner = [c for c in node.children() if c is not target and occ(c) == total]
-        if not inner:
-            # A list or option block prints inside its component's call: own the component.
-            return parent if isinstance(node, (ListN, DictN)) and parent is not None else node
-        node, parent = inner[0], node
-
-
-def candidate_path(cands: List[SNode], path: str, j: int) -> str:
-    """Path of candidate j of a oneof/manyof: `.kind` for a component unique among them, else `#j`."""
-    c = cands[j]
-    if isinstance(c, CompN):
-        name = c.cls.__hyp_name__
-        if sum(1 for x in cands if isinstance(x, CompN) and x.cls.__hyp_name__ == name) == 1:
-            return f"{path}.{name}"
-    return f"{path}#{j}"
-
-
-def _find(root: SNode, key: int) -> SNode:
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        if id(n) == key:
-            return n
-        stack.extend(n.children())
-    raise KeyError(key)
 
 
 def _coerce(field: Any, value: Any) -> Any:
@@ -363,11 +360,13 @@ def _count_uses(roots: List[SNode]) -> tuple:
     return uses, nodes, order
 
 
-def space_text(root: ProgramN, shared_names: Dict[int, str], dest: Optional[str] = None) -> str:
-    """A space as canonical `.hyp` text: shared decisions as `let`s, templates expanded (a repeated
-    body whose own decisions are shared inside it prints as a `def` taking them)."""
-    from .registry import lookup
-    from .semantics import PRIMITIVES
+_PRIMITIVES = frozenset(t.keyword for t in PRIMITIVE_TYPES)
+
+
+def space_text(root: ProgramN, shared_names: Dict[int, str], dest: Optional[str] = None,
+               instances: Sequence[Instance] = ()) -> str:
+    """A space as canonical `.hyp` text: shared decisions as `let`s, and the `def` uses (from
+    `instances`, as the evaluator recorded them) whose results hold decisions as calls."""
     paths = _Paths(dest)
     uses, nodes, order = _count_uses(list(root.fields.values()) + list(root.params.values()))
     memo: Dict[int, bool] = {}
@@ -375,57 +374,37 @@ def space_text(root: ProgramN, shared_names: Dict[int, str], dest: Optional[str]
 
     def fresh(base: str) -> str:
         name, i = base, 2
-        while name in taken or name in PRIMITIVES or lookup(name) is not None:
+        while name in taken or name in _PRIMITIVES or lookup(name) is not None:
             name, i = f"{base}_{i}", i + 1
         taken.add(name)
         return name
 
-    # A node that `let` did not bind but that several places share (a `def` argument used twice)
-    # prints as an argument of a generated `def` for the smallest subtree holding all its uses:
-    # a top-level `let` would share it across repeat copies, drop its activation condition and
-    # rename its decisions.
-    templates: Dict[int, tuple] = {}  # id(subtree root) -> (def name, [param node ids])
-    local: set = set()
+    # A `let` keeps its name: decisions inside it are named by it, and the file it came from
+    # already showed the name free.
+    lets: Dict[int, str] = {k: shared_names[k] for k in order if k in shared_names and _has_decision(nodes[k], memo)}
+    taken.update(lets.values())
+    params_of_defs = {id(a) for inst in instances if inst.root is not None for _, a in inst.args}
     for k in order:
         n = nodes[k]
-        if isinstance(n, RepeatN) and n.copies:
-            for i, copy in enumerate(n.copies):
-                sub_uses, _, sub_order = _count_uses([copy])
-                params = [j for j in sub_order if sub_uses[j] > 1 and sub_uses[j] == uses[j]
-                          and j not in shared_names and _has_decision(nodes[j], memo) and not isinstance(nodes[j], Const)]
-                local.update(params)
-                if i == 0 and params:
-                    templates[id(copy)] = (fresh("template"), params)
-    roots = list(root.fields.values()) + list(root.params.values())
-    assigned: List[SNode] = []
-    for k in reversed(order):  # outer shared nodes first: an inner one may live inside them
-        n = nodes[k]
-        if k in local or k in shared_names or uses[k] < 2 or isinstance(n, Const) or not _has_decision(n, memo):
+        if k in lets or type(n) is Const or not _has_decision(n, memo):
             continue
-        total = sum(_occurrences(r, n) for r in roots)
-        within = [p for p in assigned if _occurrences(p, n) * sum(_occurrences(r, p) for r in roots) == total]
-        owner = _lowest_common_owner(within[-1:] or roots, n)
-        if owner is None:
-            continue
-        assigned.append(n)
-        name, params = templates.get(id(owner), (None, []))
-        templates[id(owner)] = (name or fresh("template"), params + [k])
-        local.add(k)
-    lets: Dict[int, str] = {}
+        if uses[k] > 1 and k not in params_of_defs:
+            # Only `let`s and `def` parameters share nodes in loaded text; a tree shared some other
+            # way still prints loadable, its shared part as a `let`.
+            lets[k] = fresh(_identifier(n.name if isinstance(n, DecisionN) else "shared"))
+    printer = _SpacePrinter(paths, lets, instances, fresh=fresh)
+    printer.memo = memo
+    statements: List[str] = []
     for k in order:
-        n = nodes[k]
-        if k in local or isinstance(n, Const) or not _has_decision(n, memo):
-            continue
-        if k in shared_names or uses[k] > 1:
-            lets[k] = fresh(shared_names.get(k) or _identifier(n.name if isinstance(n, DecisionN) else "shared"))
-    printer = _SpacePrinter(paths, lets)
-    printer.templates = {k: (name, params) for k, (name, params) in templates.items()}
-    let_lines = [f"let {lets[k]} = {printer.text(nodes[k], lets[k], 0, top=True)}" for k in order if k in lets]
+        if k in lets:
+            line = f"let {lets[k]} = {printer.text(nodes[k], lets[k], 0, top=True)}"
+            statements.extend(printer.take_defs())  # the defs a let calls come before it
+            statements.append(line)
     params = [f"{k} = {printer.text(v, k, 0)}" for k, v in root.params.items()]
     fields = [f"{f} = {printer.text(root.fields[f], f, 0)}" for f in FIELD_ORDER if f in root.fields]
     blocks: List[str] = []
     imports = [f"import {literal(paths.rel(i))}" if os.path.isabs(i) or i.endswith(".py") else f"import {i}" for i in root.imports]
-    for block in (imports, let_lines, printer.def_lines, params):
+    for block in (imports, statements, printer.take_defs(), params):
         if block:
             blocks.append("\n".join(block))
     blocks.extend(fields)
@@ -434,5 +413,5 @@ def space_text(root: ProgramN, shared_names: Dict[int, str], dest: Optional[str]
 
 def node_text(node: SNode) -> str:
     """One node inline (for listings of a decision's choices)."""
-    text = _SpacePrinter(_Paths(None), names=False).text(node, "", 0)
+    text = _SpacePrinter(_Paths(None), names=False).visit(node, "", 0)
     return " ".join(line.strip() for line in text.split("\n")).replace("( ", "(").replace(", )", ")").replace(",)", ")")

@@ -14,73 +14,77 @@ from typing import Any
 
 import pyglove as pg
 
-from .tree import (ChoiceN, CompN, Const, DictN, FloatN, IntN, ListN, OptionalN, ProgramN, RepeatN,
-                   SNode, SubsetN)
+from .tree import Const, ListN, ProgramN, RepeatN, TreeVisitor
 
 
 def to_pyglove(root: ProgramN) -> Any:
     """A symbolic `Program` whose decisions are pyglove hyper values."""
-    names: set = set()
-    fields = {k: _hv(n, names) for k, n in root.fields.items()}
-    params = {k: _hv(n, names) for k, n in root.params.items()}
+    hv = _HyperValues()
+    fields = {k: hv.visit(n) for k, n in root.fields.items()}
+    params = {k: hv.visit(n) for k, n in root.params.items()}
     return root.program_cls(params=params, imports=list(root.imports), **fields)
 
 
-def _once(name: str, names: set):
-    if name in names:
-        return None
-    names.add(name)
-    return name
+class _HyperValues(TreeVisitor):
+    """A node as a pyglove value; each decision name goes to its first hyper value only."""
 
+    def __init__(self):
+        self.names: set = set()
 
-def _hv(n: SNode, names: set) -> Any:
-    if isinstance(n, Const):
+    def once(self, name: str):
+        if name in self.names:
+            return None
+        self.names.add(name)
+        return name
+
+    def visit_const(self, n):
         return n.materialize({})
-    if isinstance(n, ListN):
+
+    def visit_list(self, n):
         # pyglove cannot splice a choice of lists into a list: a list holding a variable repeat
         # becomes a oneof over whole lists, one per depth.
         for i, item in enumerate(n.items):
-            if isinstance(item, RepeatN) and not isinstance(item.count, Const):
+            if type(item) is RepeatN and type(item.count) is not Const:
                 head, tail = n.items[:i], n.items[i + 1:]
                 options = []
-                for k in _counts(item.count):
+                for k in item.lengths.values():
                     alt = ListN(list(head) + list(item.copies[:k]) + list(tail), n.loc)
-                    options.append(_hv(alt, names))
-                return pg.oneof(options, name=_once(item.count.name, names))
+                    options.append(self.visit(alt))
+                return pg.oneof(options, name=self.once(item.count.name))
         out = []
         for item in n.items:
-            if isinstance(item, RepeatN):
-                out.extend(_hv(c, names) for c in item.copies[: item.count.value])
+            if type(item) is RepeatN:
+                out.extend(self.visit(c) for c in item.copies[: item.count.value])
             else:
-                out.append(_hv(item, names))
+                out.append(self.visit(item))
         return out
-    if isinstance(n, DictN):
-        return {k: _hv(v, names) for k, v in n.items.items()}
-    if isinstance(n, CompN):
-        kwargs = {k: _hv(v, names) for k, v in n.fields.items()}
+
+    def visit_dict(self, n):
+        return {k: self.visit(v) for k, v in n.items.items()}
+
+    def visit_component(self, n):
+        kwargs = {k: self.visit(v) for k, v in n.fields.items()}
         for k in n.float_fields:
             if isinstance(kwargs[k], int) and not isinstance(kwargs[k], bool):
                 kwargs[k] = float(kwargs[k])
         return n.cls(**kwargs)
-    if isinstance(n, ChoiceN):
-        return pg.oneof([_hv(c, names) for c in n.candidates], name=_once(n.name, names))
-    if isinstance(n, SubsetN):
-        return pg.manyof(n.k, [_hv(c, names) for c in n.candidates], distinct=n.distinct, sorted=n.sorted, name=_once(n.name, names))
-    if isinstance(n, FloatN):
-        return pg.floatv(n.low, n.high, scale="log" if n.log else None, name=_once(n.name, names))
-    if isinstance(n, IntN):
-        return pg.oneof(list(range(n.low, n.high + 1)), name=_once(n.name, names))
-    if isinstance(n, OptionalN):
-        return pg.oneof([None, _hv(n.item, names)], name=_once(n.name, names))
-    if isinstance(n, RepeatN):
-        if isinstance(n.count, Const):
-            return [_hv(c, names) for c in n.copies[: n.count.value]]
-        counts = _counts(n.count)
-        return pg.oneof([[_hv(c, names) for c in n.copies[:k]] for k in counts], name=_once(n.count.name, names))
-    raise TypeError(f"cannot express {type(n).__name__} in pyglove")
 
+    def visit_choice(self, n):
+        return pg.oneof([self.visit(c) for c in n.candidates], name=self.once(n.name))
 
-def _counts(count: SNode) -> list:
-    if isinstance(count, IntN):
-        return list(range(count.low, count.high + 1))
-    return [c.value for c in count.candidates]
+    def visit_subset(self, n):
+        return pg.manyof(n.k, [self.visit(c) for c in n.candidates], distinct=n.distinct, sorted=n.sorted, name=self.once(n.name))
+
+    def visit_float(self, n):
+        return pg.floatv(n.low, n.high, scale="log" if n.log else None, name=self.once(n.name))
+
+    def visit_int(self, n):
+        return pg.oneof(list(range(n.low, n.high + 1)), name=self.once(n.name))
+
+    def visit_optional(self, n):
+        return pg.oneof([None, self.visit(n.item)], name=self.once(n.name))
+
+    def visit_repeat(self, n):
+        if type(n.count) is Const:
+            return [self.visit(c) for c in n.copies[: n.count.value]]
+        return pg.oneof([[self.visit(c) for c in n.copies[:k]] for k in n.lengths.values()], name=self.once(n.count.name))

@@ -1,10 +1,10 @@
 """From syntax to the space tree: names, templates, shared decisions, conditions and checks.
 
-One pass over the statements evaluates every expression in a context that says where it is (its
-path in the program, which names each decision gets), under which condition its decisions are
-active, and which `def` instance it belongs to (for `name=` suffixes). `let` values are evaluated
-once and shared by reference; each `def` use evaluates the body afresh, with its arguments passed
-by value (already-evaluated nodes).
+One pass over the statements evaluates every expression in a context that says under which
+condition its decisions are active and which `def` use or `repeat` copy (a `naming.Instance`) it
+belongs to. `let` values are evaluated once and shared by reference; each `def` use evaluates the
+body afresh, with its arguments passed by value (already-evaluated nodes). Decisions are named
+afterwards, from the finished tree (dsl/naming.py).
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ import pyglove as pg
 
 from . import pyref
 from .errors import HypError, Location, suggest
-from .registry import Component, lookup, names as component_names
+from .naming import Instance
+from .registry import Component, lookup, lookup_objective, names as component_names
 from .syntax import Assign, Call, Def, Expr, ImportFile, ImportModule, Kwarg, Let, ListExpr, Lit, Ref, parse
-from .tree import (ChoiceN, CompN, Const, DecisionN, DictN, FloatN, IntN, ListN, OptionalN, RepeatN, SNode, SubsetN)
+from .tree import (PRIMITIVE_TYPES, ChoiceN, CompN, Const, DecisionN, DictN, FloatN, IntN, ListN, OptionalN, RepeatN,
+                   SNode, SubsetN, TreeVisitor)
 from .vocabulary.program import RESERVED_FIELDS
 
-PRIMITIVES = ("oneof", "manyof", "intv", "floatv", "optional", "repeat")
+# The decision primitives by name; `Evaluator.prim_<name>` evaluates each.
+PRIMITIVES = tuple(t.keyword for t in PRIMITIVE_TYPES)
 
 # Which component families each reserved field takes.
 FIELD_KINDS = {
@@ -35,35 +38,33 @@ FIELD_KINDS = {
 }
 
 
-@dataclass
 class Ctx:
     """Where an expression is evaluated."""
 
-    path: str
-    condition: Optional[Tuple[list, frozenset]] = None  # (holder of the parent node, values)
-    instance: Optional[str] = None  # path of the enclosing def use or repeat copy
-    params: Dict[str, "_Lazy"] = field(default_factory=dict)
-    expanding: Tuple[str, ...] = ()  # defs being expanded (recursion check)
+    __slots__ = ("condition", "instance", "params", "expanding")
 
-    def at(self, path: str, **changes) -> "Ctx":
-        c = Ctx(path, self.condition, self.instance, self.params, self.expanding)
-        for k, v in changes.items():
-            setattr(c, k, v)
-        return c
+    def __init__(self, condition: Optional[Tuple[list, frozenset]] = None, instance: Optional[Instance] = None,
+                 params: Optional[Dict[str, "_Lazy"]] = None, expanding: Tuple[str, ...] = ()):
+        self.condition = condition  # (holder of the parent node, values)
+        self.instance = instance  # the enclosing def use or repeat copy
+        self.params = params if params is not None else {}
+        self.expanding = expanding  # defs being expanded (recursion check)
+
+    def under(self, condition: Optional[Tuple[list, frozenset]]) -> "Ctx":
+        return Ctx(condition, self.instance, self.params, self.expanding)
 
 
 class _Lazy:
-    """A `def` argument: evaluated once, at its first use (so its decisions are named by where
-    they act, as in the expanded template), in the context of the call site."""
+    """A `def` argument: evaluated once, at its first use, in the context of the call site."""
 
     __slots__ = ("expr", "ctx", "node")
 
     def __init__(self, expr: Expr, ctx: "Ctx"):
         self.expr, self.ctx, self.node = expr, ctx, None
 
-    def get(self, ev: "Evaluator", path: str) -> SNode:
+    def get(self, ev: "Evaluator") -> SNode:
         if self.node is None:
-            self.node = ev.eval(self.expr, self.ctx.at(path))
+            self.node = ev.eval(self.expr, self.ctx)
         return self.node
 
 
@@ -87,7 +88,10 @@ class Evaluator:
         self.base_dir = os.path.dirname(os.path.abspath(filename)) if not filename.startswith("<") else os.getcwd()
         self.module = Module()
         self.shared_names: Dict[int, str] = {}  # id(node) -> let name, for printing spaces back
+        self.instances: List[Instance] = []  # every def use and repeat copy, in the order they began
         self.import_stack = import_stack
+        self._types = _Types(self)
+        self._kinds = _Kinds(self)
 
     # -- errors ---------------------------------------------------------------------------------
     def error(self, message: str, loc: Optional[Location]) -> HypError:
@@ -109,7 +113,7 @@ class Evaluator:
                 self.module.imports.append(st.module)
             elif isinstance(st, Let):
                 self._check_new_name(st.name, st.loc)
-                node = self.eval(st.value, Ctx(st.name))
+                node = self.eval(st.value, Ctx())
                 self.module.lets[st.name] = node
                 self.module.let_syntax[st.name] = st
                 self.shared_names.setdefault(id(node), st.name)
@@ -123,7 +127,7 @@ class Evaluator:
                     first = seen[st.name]
                     raise self.error(f"`{st.name}` is assigned twice (first at line {first.line})", st.loc)
                 seen[st.name] = st.loc
-                node = self.eval(st.value, Ctx(st.name))
+                node = self.eval(st.value, Ctx())
                 if st.name in RESERVED_FIELDS:
                     self.check_kind(node, FIELD_KINDS[st.name], f"`{st.name}`", st.value.loc)
                     fields[st.name] = node
@@ -168,6 +172,7 @@ class Evaluator:
                 self.module.defs[name] = d
             self.module.imports.extend(i for i in sub.module.imports if i not in self.module.imports)
             self.shared_names.update(sub.shared_names)
+            self.instances.extend(sub.instances)
             return
         pyref.load_file(path, st.loc, self._line(st.loc))
         if path not in self.module.imports:
@@ -178,14 +183,14 @@ class Evaluator:
         if isinstance(e, Lit):
             return Const(e.value, e.loc)
         if isinstance(e, ListExpr):
-            return ListN([self.eval(item, ctx.at(f"{ctx.path}[{i}]")) for i, item in enumerate(e.items)], e.loc)
+            return ListN([self.eval(item, ctx) for item in e.items], e.loc)
         if isinstance(e, Ref):
             return self.ref(e, ctx)
         return self.call(e, ctx)
 
     def ref(self, e: Ref, ctx: Ctx) -> SNode:
         if e.name in ctx.params:
-            return ctx.params[e.name].get(self, ctx.path)
+            return ctx.params[e.name].get(self)
         if e.name in self.module.lets:
             return self.module.lets[e.name]
         if e.name in self.module.defs:
@@ -226,7 +231,22 @@ class Evaluator:
         missing = [p for p in d.params if p not in bound]
         if missing:
             raise self.error(f"`{d.name}` is missing argument `{missing[0]}`", e.loc)
-        return self.eval(d.body, ctx.at(ctx.path, params=bound, instance=ctx.path, expanding=ctx.expanding + (d.name,)))
+        inst = self._begin(d.name, ctx)
+        node = self.eval(d.body, Ctx(ctx.condition, inst, bound, ctx.expanding + (d.name,)))
+        self._end(inst, node, bound)
+        inst.args = tuple((p, bound[p].node) for p in d.params if bound[p].node is not None)
+        return node
+
+    def _begin(self, template: Optional[str], ctx: Ctx) -> Instance:
+        inst = Instance(template, ctx.instance)
+        self.instances.append(inst)
+        return inst
+
+    def _end(self, inst: Instance, node: SNode, params: Dict[str, "_Lazy"]) -> None:
+        # A body that is only a reference (`def pick(x) = x`, `repeat(2, act)`) made no node, so the
+        # instance owns nothing and printing leaves it out.
+        if id(node) not in self.shared_names and not any(node is lz.node for lz in params.values()):
+            inst.root = node
 
     def component(self, cls: type, e: Call, ctx: Ctx) -> SNode:
         fields = cls.hyp_fields()
@@ -246,11 +266,11 @@ class Evaluator:
             if not pos_args:
                 break
             a = pos_args.pop(0)
-            given[f] = self.eval(a, ctx.at(f"{ctx.path}.{f}"))
+            given[f] = self.eval(a, ctx)
             given_loc[f] = a.loc
         if pos_args:
             if varargs:
-                items = [self.eval(a, ctx.at(f"{ctx.path}.{varargs}[{i}]")) for i, a in enumerate(pos_args)]
+                items = [self.eval(a, ctx) for a in pos_args]
                 given[varargs] = ListN(items, pos_args[0].loc)
                 given_loc[varargs] = pos_args[0].loc
             else:
@@ -261,11 +281,11 @@ class Evaluator:
                 raise self.error(f"argument `{kw.name}` of `{name}` given twice", kw.loc)
             if kw.name not in fields or kw.name == extra:
                 if extra is not None:
-                    extras[kw.name] = self.eval(kw.value, ctx.at(f"{ctx.path}.{kw.name}"))
+                    extras[kw.name] = self.eval(kw.value, ctx)
                     continue
                 listing = ", ".join(f for f in order) or "no arguments"
                 raise self.error(f"`{name}` has no argument `{kw.name}`{suggest(kw.name, order)}; it takes: {listing}", kw.loc)
-            given[kw.name] = self.eval(kw.value, ctx.at(f"{ctx.path}.{kw.name}"))
+            given[kw.name] = self.eval(kw.value, ctx)
             given_loc[kw.name] = kw.value.loc
         if extra is not None and extras:
             given[extra] = DictN(extras, e.loc)
@@ -286,7 +306,6 @@ class Evaluator:
         if cls.__hyp_name__ == "python":
             node = given.get("ref")
             if isinstance(node, Const) and isinstance(node.value, str) and ":" not in node.value:
-                from .registry import lookup_objective
                 if lookup_objective(node.value) is None:
                     raise self.error(f"no objective registered as `{node.value}` (register it with @hypsearch.objective "
                                      f"in an imported file, or write \"file.py:{node.value}\")", node.loc)
@@ -302,81 +321,11 @@ class Evaluator:
     # -- type checks ----------------------------------------------------------------------------
     def check_type(self, spec: Any, node: SNode, what: str, loc: Location) -> None:
         """Raise if some value `node` can take does not fit the field `spec`."""
-        loc = node.loc or loc
-        if isinstance(spec, pg.typing.Any):
-            return
-        if isinstance(node, Const):
-            value = node.value
-            if _is_float_spec(spec):
-                value = _ints_to_float(value)
-            try:
-                spec.apply(value)
-            except (TypeError, ValueError, KeyError):
-                raise self.error(f"{what} takes {_describe_spec(spec)}, got {_show(node.value)}", loc) from None
-            return
-        if isinstance(node, CompN):
-            if not _accepts_class(spec, node.cls):
-                raise self.error(f"{what} takes {_describe_spec(spec)}, got a `{node.call_name}` component", loc)
-            return
-        if isinstance(node, (ListN, RepeatN)):
-            element = _list_element(spec)
-            if element is None:
-                raise self.error(f"{what} takes {_describe_spec(spec)}, got a list", loc)
-            items = node.items if isinstance(node, ListN) else node.copies
-            for item in items:
-                if isinstance(item, RepeatN):
-                    for c in item.copies:
-                        self.check_type(element, c, what, loc)
-                elif isinstance(item, OptionalN):
-                    self.check_type(element, item.item, what, loc)
-                else:
-                    self.check_type(element, item, what, loc)
-            return
-        if isinstance(node, ChoiceN):
-            for c in node.candidates:
-                self.check_type(spec, c, what, loc)
-            return
-        if isinstance(node, SubsetN):
-            element = _list_element(spec)
-            if element is None:
-                raise self.error(f"{what} takes {_describe_spec(spec)}, but manyof gives a list", loc)
-            for c in node.candidates:
-                self.check_type(element, c, what, loc)
-            return
-        if isinstance(node, FloatN):
-            try:
-                spec.apply(float(node.low))
-            except (TypeError, ValueError):
-                raise self.error(f"{what} takes {_describe_spec(spec)}, but floatv gives a float", loc) from None
-            return
-        if isinstance(node, IntN):
-            try:
-                spec.apply(float(node.low) if _is_float_spec(spec) else int(node.low))
-            except (TypeError, ValueError):
-                raise self.error(f"{what} takes {_describe_spec(spec)}, but intv gives an int", loc) from None
-            return
-        if isinstance(node, OptionalN):
-            if not getattr(spec, "is_noneable", False):
-                raise self.error(f"{what} cannot be absent: use optional(...) inside a list, or give a value", loc)
-            self.check_type(spec, node.item, what, loc)
-            return
-        if isinstance(node, DictN):
-            return
+        self._types.check(spec, node, what, loc)
 
     def check_kind(self, node: SNode, kinds: Tuple[str, ...], what: str, loc: Location) -> None:
         """Raise unless every component `node` can take belongs to one of `kinds`."""
-        if isinstance(node, CompN):
-            if node.cls.__hyp_kind__ not in kinds:
-                raise self.error(f"{what} takes a {' or '.join(kinds)} component, got `{node.call_name}` (a {node.cls.__hyp_kind__})", node.loc or loc)
-        elif isinstance(node, ChoiceN):
-            for c in node.candidates:
-                self.check_kind(c, kinds, what, loc)
-        elif isinstance(node, Const) and node.value is None:
-            return
-        elif isinstance(node, OptionalN):
-            self.check_kind(node.item, kinds, what, loc)
-        else:
-            raise self.error(f"{what} takes a {' or '.join(kinds)} component", node.loc or loc)
+        self._kinds.visit(node, kinds, what, loc)
 
     # -- decision primitives --------------------------------------------------------------------
     def _prim_args(self, e: Call, allowed: Tuple[str, ...]) -> Dict[str, Kwarg]:
@@ -396,31 +345,23 @@ class Evaluator:
             raise self.error(f"{what} of `{e.name}` must be {tname} written in place", expr.loc)
         return expr.value
 
-    def _name(self, e: Call, kws: Dict[str, Kwarg], ctx: Ctx) -> Tuple[str, Optional[str]]:
+    def _name(self, e: Call, kws: Dict[str, Kwarg]) -> Optional[str]:
+        """The user name given with `name = "..."`, or None (the space names it by its path)."""
         if "name" in kws:
             user = self._literal(kws["name"], (str,), "`name`", e)
             if not user:
                 raise self.error("a decision name cannot be empty", kws["name"].value.loc)
-            return user, user
-        return ctx.path, None
-
-    def _candidate_path(self, path: str, candidates: List[Expr], j: int) -> str:
-        c = candidates[j]
-        if isinstance(c, Call):
-            same = [x for x in candidates if isinstance(x, Call) and x.name == c.name]
-            if len(same) == 1 and c.name not in PRIMITIVES:
-                return f"{path}.{c.name}"
-        return f"{path}#{j}"
+            return user
+        return None
 
     def prim_oneof(self, e: Call, ctx: Ctx) -> SNode:
         kws = self._prim_args(e, ("name",))
         if not e.args:
             raise self.error("`oneof` needs at least one choice", e.loc)
-        name, user = self._name(e, kws, ctx)
+        user = self._name(e, kws)
         holder: list = []
-        cands = [self.eval(c, ctx.at(self._candidate_path(ctx.path, e.args, j), condition=(holder, frozenset([j]))))
-                 for j, c in enumerate(e.args)]
-        node = ChoiceN(e.loc, name, user, ctx.instance, ctx.condition, cands)
+        cands = [self.eval(c, ctx.under((holder, frozenset([j])))) for j, c in enumerate(e.args)]
+        node = ChoiceN(e.loc, user or "", user, ctx.instance, ctx.condition, cands)
         holder.append(node)
         return node
 
@@ -438,11 +379,10 @@ class Evaluator:
             raise self.error(f"`manyof` needs k >= 1, got {k}", e.args[0].loc)
         if distinct and k > len(cands_syntax):
             raise self.error(f"`manyof` picks k = {k} distinct choices out of only {len(cands_syntax)}", e.args[0].loc)
-        name, user = self._name(e, kws, ctx)
+        user = self._name(e, kws)
         holder: list = []
-        cands = [self.eval(c, ctx.at(self._candidate_path(ctx.path, cands_syntax, j), condition=(holder, frozenset([j]))))
-                 for j, c in enumerate(cands_syntax)]
-        node = SubsetN(e.loc, name, user, ctx.instance, ctx.condition, k, cands, distinct, sorted_)
+        cands = [self.eval(c, ctx.under((holder, frozenset([j])))) for j, c in enumerate(cands_syntax)]
+        node = SubsetN(e.loc, user or "", user, ctx.instance, ctx.condition, k, cands, distinct, sorted_)
         holder.append(node)
         return node
 
@@ -461,27 +401,23 @@ class Evaluator:
     def prim_intv(self, e: Call, ctx: Ctx) -> SNode:
         kws = self._prim_args(e, ("name", "log"))
         lo, hi, log = self._bounds(e, kws, (int,), "intv")
-        name, user = self._name(e, kws, ctx)
-        return IntN(e.loc, name, user, ctx.instance, ctx.condition, lo, hi, log)
+        user = self._name(e, kws)
+        return IntN(e.loc, user or "", user, ctx.instance, ctx.condition, lo, hi, log)
 
     def prim_floatv(self, e: Call, ctx: Ctx) -> SNode:
         kws = self._prim_args(e, ("name", "log"))
         lo, hi, log = self._bounds(e, kws, (int, float), "floatv")
-        name, user = self._name(e, kws, ctx)
-        return FloatN(e.loc, name, user, ctx.instance, ctx.condition, float(lo), float(hi), log)
+        user = self._name(e, kws)
+        return FloatN(e.loc, user or "", user, ctx.instance, ctx.condition, float(lo), float(hi), log)
 
     def prim_optional(self, e: Call, ctx: Ctx) -> SNode:
         kws = self._prim_args(e, ("name",))
         if len(e.args) != 1:
             raise self.error("`optional` takes one value: optional(x)", e.loc)
-        name, user = self._name(e, kws, ctx)
+        user = self._name(e, kws)
         holder: list = []
-        # The item shares the optional's path (`x.layers[1].out` reads better than `...value.out`),
-        # except when it is a decision itself, which needs a name of its own.
-        inner = e.args[0]
-        path = f"{ctx.path}.value" if isinstance(inner, Call) and inner.name in PRIMITIVES else ctx.path
-        item = self.eval(inner, ctx.at(path, condition=(holder, frozenset([1]))))
-        node = OptionalN(e.loc, name, user, ctx.instance, ctx.condition, item)
+        item = self.eval(e.args[0], ctx.under((holder, frozenset([1]))))
+        node = OptionalN(e.loc, user or "", user, ctx.instance, ctx.condition, item)
         holder.append(node)
         return node
 
@@ -493,37 +429,143 @@ class Evaluator:
         if "name" in kws and isinstance(count_expr, Call) and count_expr.name in PRIMITIVES:
             # `repeat(intv(1, 3), x, name = "depth")` names the count decision.
             count_expr = Call(count_expr.loc, count_expr.name, count_expr.args, count_expr.kwargs + [kws["name"]])
-        count = self.eval(count_expr, ctx.at(f"{ctx.path}.n"))
-        values = _count_values(count)
-        if values is None:
+        count = self.eval(count_expr, ctx)
+        lengths = _LENGTHS.visit(count)
+        if lengths is None:
             raise self.error("the count of `repeat` must be an int >= 0, an intv, or a oneof of ints", count_expr.loc)
-        top = max(values.values())
         copies = []
-        for i in range(top):
+        for i in range(max(lengths.values())):
             cond = ctx.condition
             if isinstance(count, DecisionN):
-                cond = ([count], frozenset(v for v, n in values.items() if n > i))
-            path = f"{ctx.path}[{i}]"
-            copies.append(self.eval(e.args[1], ctx.at(path, condition=cond, instance=path)))
-        return RepeatN(e.loc, count, copies, e.args[1])
+                cond = ([count], frozenset(v for v, n in lengths.items() if n > i))
+            inst = self._begin(None, ctx)
+            copy = self.eval(e.args[1], Ctx(cond, inst, ctx.params, ctx.expanding))
+            self._end(inst, copy, ctx.params)
+            copies.append(copy)
+        return RepeatN(e.loc, count, copies, lengths)
 
 
-def _count_values(count: SNode) -> Optional[Dict[Any, int]]:
-    """Encoded value -> copies, for each value the count can take."""
-    if isinstance(count, Const) and isinstance(count.value, int) and not isinstance(count.value, bool) and count.value >= 0:
-        return {None: count.value}
-    if isinstance(count, FloatN):
+class _Types(TreeVisitor):
+    """`check(spec, node, ...)` raises if some value `node` can take does not fit the field `spec`."""
+
+    def __init__(self, ev: Evaluator):
+        self.ev = ev
+
+    def check(self, spec: Any, node: SNode, what: str, loc: Location) -> None:
+        if not isinstance(spec, pg.typing.Any):
+            self.visit(node, spec, what, node.loc or loc)
+
+    def visit_const(self, node, spec, what, loc):
+        value = node.value
+        if _is_float_spec(spec):
+            value = _ints_to_float(value)
+        try:
+            spec.apply(value)
+        except (TypeError, ValueError, KeyError):
+            raise self.ev.error(f"{what} takes {_describe_spec(spec)}, got {_show(node.value)}", loc) from None
+
+    def visit_component(self, node, spec, what, loc):
+        if not _accepts_class(spec, node.cls):
+            raise self.ev.error(f"{what} takes {_describe_spec(spec)}, got a `{node.call_name}` component", loc)
+
+    def _elements(self, items, spec, what, loc):
+        element = _list_element(spec)
+        if element is None:
+            raise self.ev.error(f"{what} takes {_describe_spec(spec)}, got a list", loc)
+        for item in items:
+            for el in item.element_nodes():
+                self.check(element, el, what, loc)
+
+    def visit_list(self, node, spec, what, loc):
+        self._elements(node.items, spec, what, loc)
+
+    def visit_repeat(self, node, spec, what, loc):
+        self._elements(node.copies, spec, what, loc)
+
+    def visit_choice(self, node, spec, what, loc):
+        for c in node.candidates:
+            self.check(spec, c, what, loc)
+
+    def visit_subset(self, node, spec, what, loc):
+        element = _list_element(spec)
+        if element is None:
+            raise self.ev.error(f"{what} takes {_describe_spec(spec)}, but manyof gives a list", loc)
+        for c in node.candidates:
+            self.check(element, c, what, loc)
+
+    def visit_float(self, node, spec, what, loc):
+        try:
+            spec.apply(float(node.low))
+        except (TypeError, ValueError):
+            raise self.ev.error(f"{what} takes {_describe_spec(spec)}, but floatv gives a float", loc) from None
+
+    def visit_int(self, node, spec, what, loc):
+        try:
+            spec.apply(float(node.low) if _is_float_spec(spec) else int(node.low))
+        except (TypeError, ValueError):
+            raise self.ev.error(f"{what} takes {_describe_spec(spec)}, but intv gives an int", loc) from None
+
+    def visit_optional(self, node, spec, what, loc):
+        if not getattr(spec, "is_noneable", False):
+            raise self.ev.error(f"{what} cannot be absent: use optional(...) inside a list, or give a value", loc)
+        self.check(spec, node.item, what, loc)
+
+    def visit_dict(self, node, spec, what, loc):
+        pass
+
+
+class _Kinds(TreeVisitor):
+    """`visit(node, kinds, ...)` raises unless every component `node` can take is of one of `kinds`."""
+
+    def __init__(self, ev: Evaluator):
+        self.ev = ev
+
+    def visit_component(self, node, kinds, what, loc):
+        if node.cls.__hyp_kind__ not in kinds:
+            raise self.ev.error(f"{what} takes a {' or '.join(kinds)} component, got `{node.call_name}` (a {node.cls.__hyp_kind__})", node.loc or loc)
+
+    def visit_choice(self, node, kinds, what, loc):
+        for c in node.candidates:
+            self.visit(c, kinds, what, loc)
+
+    def visit_optional(self, node, kinds, what, loc):
+        self.visit(node.item, kinds, what, loc)
+
+    def visit_const(self, node, kinds, what, loc):
+        if node.value is not None:
+            self.not_a_component(node, kinds, what, loc)
+
+    def not_a_component(self, node, kinds, what, loc):
+        raise self.ev.error(f"{what} takes a {' or '.join(kinds)} component", node.loc or loc)
+
+    visit_list = visit_dict = visit_subset = visit_int = visit_float = visit_repeat = not_a_component
+
+
+def _is_count(node: SNode) -> bool:
+    return type(node) is Const and isinstance(node.value, int) and not isinstance(node.value, bool) and node.value >= 0
+
+
+class _Lengths(TreeVisitor):
+    """The lengths a `repeat` count can give, as {encoded value: copies}, or None for a bad count."""
+
+    def visit_const(self, node):
+        return {None: node.value} if _is_count(node) else None
+
+    def visit_int(self, node):
+        return {v: v for v in range(node.low, node.high + 1)} if node.low >= 0 else None
+
+    def visit_choice(self, node):
+        if not all(_is_count(c) for c in node.candidates):
+            return None
+        return {j: c.value for j, c in enumerate(node.candidates)}
+
+    def not_a_count(self, node):
         return None
-    if isinstance(count, IntN) and count.low >= 0:
-        return {v: v for v in range(count.low, count.high + 1)}
-    if isinstance(count, ChoiceN):
-        out = {}
-        for j, c in enumerate(count.candidates):
-            if not (isinstance(c, Const) and isinstance(c.value, int) and not isinstance(c.value, bool) and c.value >= 0):
-                return None
-            out[j] = c.value
-        return out
-    return None
+
+    visit_list = visit_dict = visit_component = visit_subset = visit_float = visit_optional = visit_repeat = not_a_count
+
+
+_LENGTHS = _Lengths()
 
 
 def _is_float_spec(spec: Any) -> bool:

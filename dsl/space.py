@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pyglove as pg
 
 from hypsearch.decisions import Condition, Decision, Kind, RowEncoding, active_names, dna as dna_codec
 from .errors import HypError, suggest
-from .tree import (ChoiceN, CompN, Const, DecisionN, DictN, FloatN, IntN, ListN, OptionalN, ProgramN, RepeatN,
-                   SubsetN, decision_nodes, materialize_unchecked)
+from .naming import Instance, name_decisions
+from .printer import node_text
+from .pyglove_space import to_pyglove
+from .tree import Const, DecisionN, DecisionVisitor, ProgramN, decision_nodes, materialize_unchecked
 from .vocabulary import Program
 
 
 class Space:
     """A space of programs: the decision table plus the tree that turns assignments into programs."""
 
-    def __init__(self, root: ProgramN, shared_names: Dict[int, str], path: Optional[str] = None):
+    def __init__(self, root: ProgramN, shared_names: Dict[int, str], path: Optional[str] = None,
+                 instances: Sequence[Instance] = ()):
         self.root = root
         self.path = path
-        self.shared_names = shared_names
-        _structural_names(root, shared_names)
-        self._nodes: List[DecisionN] = _resolve_names(decision_nodes(root))
-        self.decisions: tuple = tuple(_decision(n) for n in self._nodes)
+        self.shared_names = shared_names  # id(node) -> let name
+        self.instances = tuple(instances)  # the def uses and repeat copies the text was written with
+        self._nodes: List[DecisionN] = name_decisions(root, shared_names)
+        self.decisions: tuple = tuple(_DECISION.visit(n) for n in self._nodes)
         for n, d in zip(self._nodes, self.decisions):
             n.decision = d
         self._by_name: Dict[str, DecisionN] = {n.name: n for n in self._nodes}
@@ -133,7 +136,6 @@ class Space:
 
     def to_pyglove(self) -> Any:
         """The space as a pyglove symbolic value with `pg.oneof`/`pg.floatv`/... hyper values."""
-        from .pyglove_space import to_pyglove
         return to_pyglove(self.root)
 
     # -- settings -------------------------------------------------------------------------------
@@ -151,91 +153,12 @@ class Space:
         """Number of decision points by kind (oneof, manyof, intv, floatv, optional)."""
         out: Dict[str, int] = {}
         for n in self._nodes:
-            kind = {ChoiceN: "oneof", SubsetN: "manyof", FloatN: "floatv", IntN: "intv", OptionalN: "optional"}[type(n)]
-            out[kind] = out.get(kind, 0) + 1
+            out[n.keyword] = out.get(n.keyword, 0) + 1
         return out
 
     def __repr__(self) -> str:
         size = "infinite" if self.size is None else self.size
         return f"Space({self.path or '<string>'}: {len(self.decisions)} decisions, size {size})"
-
-
-def _structural_names(root: ProgramN, shared_names: Dict[int, str]) -> None:
-    """Name every decision without a `name=` by the path of its first use in the evaluated tree.
-
-    Names come from the tree, not from how the text spelled it (a `def` call and its expansion
-    give the same names), so a space printed back (templates expanded) loads with the same names.
-    The walk visits nodes in the order the printer writes them: `let`s, parameters, then fields.
-    """
-    from .printer import FIELD_ORDER, candidate_path
-    seen: set = set()
-    reachable = {id(n): n for n in _all_nodes(root)}
-
-    def walk(n, path: str) -> None:
-        k = id(n)
-        if k in seen:
-            return
-        seen.add(k)
-        if isinstance(n, DecisionN) and not n.user_name:
-            n.name = path
-        if isinstance(n, CompN):
-            for f in n.cls.hyp_fields():
-                if f in n.fields:
-                    walk(n.fields[f], f"{path}.{f}")
-        elif isinstance(n, ListN):
-            for i, item in enumerate(n.items):
-                walk(item, f"{path}[{i}]")
-        elif isinstance(n, DictN):
-            for key, item in n.items.items():
-                walk(item, f"{path}.{key}")
-        elif isinstance(n, (ChoiceN, SubsetN)):
-            for j, c in enumerate(n.candidates):
-                walk(c, candidate_path(n.candidates, path, j))
-        elif isinstance(n, OptionalN):
-            walk(n.item, f"{path}.value" if isinstance(n.item, DecisionN) else path)
-        elif isinstance(n, RepeatN):
-            walk(n.count, f"{path}.n")
-            for i, c in enumerate(n.copies):
-                walk(c, f"{path}[{i}]")
-
-    for k, name in shared_names.items():
-        if k in reachable:
-            walk(reachable[k], name)
-    for name, node in root.params.items():
-        walk(node, name)
-    for f in FIELD_ORDER:
-        if f in root.fields:
-            walk(root.fields[f], f)
-
-
-def _all_nodes(root):
-    seen, stack = set(), [root]
-    while stack:
-        n = stack.pop()
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        yield n
-        stack.extend(n.children())
-
-
-def _resolve_names(nodes: List[DecisionN]) -> List[DecisionN]:
-    """Suffix user names repeated by `def` uses or `repeat` copies; reject other duplicates."""
-    groups: Dict[str, List[DecisionN]] = {}
-    for n in nodes:
-        groups.setdefault(n.name, []).append(n)
-    for name, group in groups.items():
-        if len(group) > 1 and all(n.user_name and n.instance for n in group):
-            for n in group:
-                n.name = f"{n.user_name}@{n.instance}"
-    seen: Dict[str, DecisionN] = {}
-    for n in nodes:
-        if n.name in seen:
-            first = seen[n.name].loc
-            where = f" (first at line {first.line})" if first else ""
-            raise HypError(f"duplicate decision name `{n.name}`{where}", n.loc)
-        seen[n.name] = n
-    return nodes
 
 
 def _condition(n: DecisionN) -> Optional[Condition]:
@@ -245,17 +168,28 @@ def _condition(n: DecisionN) -> Optional[Condition]:
     return Condition(holder[0].name, values)
 
 
-def _decision(n: DecisionN) -> Decision:
-    from .printer import node_text  # the printer knows the tree; the tree needs no printer
-    cond = _condition(n)
-    if isinstance(n, ChoiceN) or isinstance(n, SubsetN):
-        texts = tuple(node_text(c) for c in n.candidates)
-        lits = tuple(c.value for c in n.candidates) if all(type(c) is Const for c in n.candidates) else None
-        if isinstance(n, ChoiceN):
-            return Decision(n.name, Kind.CHOICE, texts, condition=cond, literals=lits)
-        return Decision(n.name, Kind.SUBSET, texts, k=n.k, distinct=n.distinct, sorted=n.sorted, condition=cond, literals=lits)
-    if isinstance(n, OptionalN):
-        return Decision(n.name, Kind.CHOICE, ("none", node_text(n.item)), condition=cond, literals=None)
-    if isinstance(n, FloatN):
-        return Decision(n.name, Kind.FLOAT, low=n.low, high=n.high, log=n.log, condition=cond)
-    return Decision(n.name, Kind.INT, low=n.low, high=n.high, log=n.log, condition=cond)
+class _Decisions(DecisionVisitor):
+    """The `Decision` (name, kind, domain, condition) of a named decision node."""
+
+    def _choices(self, node, kind: Kind, **extra) -> Decision:
+        texts = tuple(node_text(c) for c in node.candidates)
+        lits = tuple(c.value for c in node.candidates) if all(type(c) is Const for c in node.candidates) else None
+        return Decision(node.name, kind, texts, condition=_condition(node), literals=lits, **extra)
+
+    def visit_choice(self, node):
+        return self._choices(node, Kind.CHOICE)
+
+    def visit_subset(self, node):
+        return self._choices(node, Kind.SUBSET, k=node.k, distinct=node.distinct, sorted=node.sorted)
+
+    def visit_optional(self, node):
+        return Decision(node.name, Kind.CHOICE, ("none", node_text(node.item)), condition=_condition(node), literals=None)
+
+    def visit_int(self, node):
+        return Decision(node.name, Kind.INT, low=node.low, high=node.high, log=node.log, condition=_condition(node))
+
+    def visit_float(self, node):
+        return Decision(node.name, Kind.FLOAT, low=node.low, high=node.high, log=node.log, condition=_condition(node))
+
+
+_DECISION = _Decisions()

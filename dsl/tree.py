@@ -5,17 +5,24 @@ them into a concrete pyglove `Program` given values for the active decisions. Th
 path of every search step, so it builds the concrete objects directly instead of going through
 pyglove's per-node genome objects (`pg.random_dna` + `pg.materialize` cost 25 ms + 50-70 ms on a
 40-decision space; building the concrete objects alone costs a few ms).
+
+Everything else done per node type (type checks, naming, printing, the decision table, the pyglove
+form) is a `TreeVisitor` with one `visit_<case>` method per node type, so a node type lives in its
+class here plus one method in each visitor; a visitor that misses a type fails when it is defined.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import pyglove as pg
 
-from hypsearch.decisions import Condition, Decision
+from hypsearch.decisions import Decision
 
 from .errors import Location
+
+if TYPE_CHECKING:
+    from .naming import Instance
 
 ABSENT = object()  # what an absent `optional(x)` yields: dropped from lists, `none` elsewhere
 
@@ -24,6 +31,7 @@ class SNode:
     """A node of the space tree."""
 
     __slots__ = ("loc",)
+    case = ""  # names the `visit_<case>` method each visitor has for this type
 
     def __init__(self, loc: Optional[Location]):
         self.loc = loc
@@ -34,11 +42,16 @@ class SNode:
     def children(self) -> Sequence["SNode"]:
         return ()
 
+    def element_nodes(self) -> Sequence["SNode"]:
+        """The nodes whose values this node adds as items of a list (see `ListN.materialize`)."""
+        return (self,)
+
 
 class Const(SNode):
     """A literal value (or a list of literals)."""
 
     __slots__ = ("value",)
+    case = "const"
 
     def __init__(self, value: Any, loc: Optional[Location] = None):
         super().__init__(loc)
@@ -53,6 +66,7 @@ class ListN(SNode):
     """A list whose `repeat(...)` items splice their copies in and whose absent `optional`s drop out."""
 
     __slots__ = ("items",)
+    case = "list"
 
     def __init__(self, items: List[SNode], loc: Optional[Location] = None):
         super().__init__(loc)
@@ -77,6 +91,7 @@ class DictN(SNode):
     """A mapping of names to nodes (the options of `search(...)`)."""
 
     __slots__ = ("items",)
+    case = "dict"
 
     def __init__(self, items: Dict[str, SNode], loc: Optional[Location] = None):
         super().__init__(loc)
@@ -93,6 +108,7 @@ class CompN(SNode):
     """A component call with its (possibly undecided) arguments."""
 
     __slots__ = ("cls", "fields", "float_fields", "call_name", "defaults")
+    case = "component"
 
     def __init__(self, cls: type, fields: Dict[str, SNode], loc: Optional[Location], float_fields: frozenset = frozenset(), call_name: str = ""):
         super().__init__(loc)
@@ -125,6 +141,7 @@ class ProgramN(SNode):
     """The whole file: reserved fields, user parameters, imports."""
 
     __slots__ = ("program_cls", "fields", "params", "imports", "source")
+    case = "program"
 
     def __init__(self, program_cls: type, fields: Dict[str, SNode], params: Dict[str, SNode], imports: List[str], source: Optional[str]):
         super().__init__(None)
@@ -146,11 +163,13 @@ class ProgramN(SNode):
 
 
 class DecisionN(SNode):
-    """A decision point. `name` is final once the semantics has resolved duplicates."""
+    """A decision point. `name` is final once the space has named it (dsl/naming.py); `instance`
+    is the innermost `def` use or `repeat` copy it was written in (a `naming.Instance`)."""
 
     __slots__ = ("name", "user_name", "instance", "condition", "decision")
+    keyword = ""  # the primitive's name in `.hyp` text
 
-    def __init__(self, loc, name: str, user_name: Optional[str], instance: Optional[str], condition: Optional[Condition]):
+    def __init__(self, loc, name: str, user_name: Optional[str], instance: Optional["Instance"], condition: Optional[Tuple[list, frozenset]]):
         super().__init__(loc)
         self.name = name
         self.user_name = user_name
@@ -163,6 +182,7 @@ class ChoiceN(DecisionN):
     """`oneof(a, b, ...)`: the value of the chosen candidate."""
 
     __slots__ = ("candidates",)
+    case, keyword = "choice", "oneof"
 
     def __init__(self, loc, name, user_name, instance, condition, candidates: List[SNode]):
         super().__init__(loc, name, user_name, instance, condition)
@@ -179,6 +199,7 @@ class SubsetN(DecisionN):
     """`manyof(k, a, b, ...)`: the list of the chosen candidates' values."""
 
     __slots__ = ("k", "candidates", "distinct", "sorted")
+    case, keyword = "subset", "manyof"
 
     def __init__(self, loc, name, user_name, instance, condition, k: int, candidates: List[SNode], distinct: bool, sorted_: bool):
         super().__init__(loc, name, user_name, instance, condition)
@@ -198,6 +219,7 @@ class IntN(DecisionN):
     """`intv(lo, hi)`: an ordered integer decision (bounds inclusive)."""
 
     __slots__ = ("low", "high", "log")
+    case, keyword = "int", "intv"
 
     def __init__(self, loc, name, user_name, instance, condition, low: int, high: int, log: bool):
         super().__init__(loc, name, user_name, instance, condition)
@@ -211,12 +233,14 @@ class FloatN(IntN):
     """`floatv(lo, hi)`: a real-valued decision."""
 
     __slots__ = ()
+    case, keyword = "float", "floatv"
 
 
 class OptionalN(DecisionN):
     """`optional(x)`: x or nothing (an absent item drops out of a list)."""
 
     __slots__ = ("item",)
+    case, keyword = "optional", "optional"
 
     def __init__(self, loc, name, user_name, instance, condition, item: SNode):
         super().__init__(loc, name, user_name, instance, condition)
@@ -228,17 +252,21 @@ class OptionalN(DecisionN):
     def children(self):
         return [self.item]
 
+    def element_nodes(self):
+        return (self.item,)
+
 
 class RepeatN(SNode):
     """`repeat(n, x)`: the first n of the copies of x (each copy with its own decisions)."""
 
-    __slots__ = ("count", "copies", "template")
+    __slots__ = ("count", "copies", "lengths")
+    case = keyword = "repeat"
 
-    def __init__(self, loc, count: SNode, copies: List[SNode], template: Any):
+    def __init__(self, loc, count: SNode, copies: List[SNode], lengths: Dict[Any, int]):
         super().__init__(loc)
         self.count = count
         self.copies = copies
-        self.template = template  # the syntax of x, for printing the space back
+        self.lengths = lengths  # encoded value of the count -> number of copies (key None for a fixed count)
 
     def materialize(self, a):
         n = self.count.materialize(a)
@@ -246,6 +274,50 @@ class RepeatN(SNode):
 
     def children(self):
         return [self.count] + self.copies
+
+    def element_nodes(self):
+        return self.copies
+
+
+# The node types a visitor handles (the program root is walked by hand), and among them the
+# decision primitives, whose `keyword`s are the primitive names the language knows.
+NODE_TYPES: Tuple[type, ...] = (Const, ListN, DictN, CompN, ChoiceN, SubsetN, IntN, FloatN, OptionalN, RepeatN)
+DECISION_TYPES: Tuple[type, ...] = (ChoiceN, SubsetN, IntN, FloatN, OptionalN)
+PRIMITIVE_TYPES: Tuple[type, ...] = DECISION_TYPES + (RepeatN,)
+
+
+class TreeVisitor:
+    """Base of an operation defined per node type: one `visit_<case>(node, ...)` method per type
+    in `cases`. Defining a subclass that lacks one raises, naming the missing types, so a new node
+    type cannot be silently skipped; pass `abstract=True` for a base that leaves them to its
+    subclasses."""
+
+    cases: Tuple[type, ...] = NODE_TYPES
+    _dispatch: Dict[type, Any] = {}
+
+    def __init_subclass__(cls, abstract: bool = False, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        if abstract:
+            return
+        missing = [t for t in cls.cases if not callable(getattr(cls, f"visit_{t.case}", None))]
+        if missing:
+            wanted = ", ".join(f"visit_{t.case} ({t.__name__})" for t in missing)
+            raise TypeError(f"{cls.__name__} handles no {', '.join(t.__name__ for t in missing)} nodes: define {wanted}")
+        cls._dispatch = {t: getattr(cls, f"visit_{t.case}") for t in cls.cases}
+
+    def visit(self, node: SNode, *args: Any) -> Any:
+        """Run this visitor's method for the type of `node`."""
+        method = self._dispatch.get(type(node))
+        if method is None:
+            raise TypeError(f"{type(self).__name__} cannot handle a {type(node).__name__} node "
+                            f"(it handles {', '.join(t.__name__ for t in self.cases)})")
+        return method(self, node, *args)
+
+
+class DecisionVisitor(TreeVisitor, abstract=True):
+    """A `TreeVisitor` over decision nodes only."""
+
+    cases = DECISION_TYPES
 
 
 def materialize_unchecked(root: "ProgramN", a: Mapping[str, Any]) -> Any:

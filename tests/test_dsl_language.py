@@ -228,3 +228,29 @@ def test_objective_registered_by_name_is_found_from_the_file(tmp_path):
     (tmp_path / "t.hyp").write_text('objective = minimize(python("not_registered_xyz"))\n')
     with pytest.raises(HypError, match="no objective registered as `not_registered_xyz`"):
         hypsearch.load(str(tmp_path / "t.hyp"))
+
+
+def test_a_visitor_missing_a_node_type_fails_when_it_is_defined():
+    from hypsearch.dsl.tree import TreeVisitor
+
+    with pytest.raises(TypeError, match=r"handles no .*RepeatN.* define .*visit_repeat"):
+        class Partial(TreeVisitor):  # noqa: F841
+            visit_const = visit_list = visit_dict = visit_component = lambda self, node: None
+            visit_choice = visit_subset = visit_int = visit_float = visit_optional = lambda self, node: None
+
+
+def test_a_decision_visitor_given_another_node_names_the_node_type():
+    from hypsearch.dsl.tree import Const, DecisionVisitor
+
+    class Kinds(DecisionVisitor):
+        visit_choice = visit_subset = visit_int = visit_float = visit_optional = lambda self, node: node.keyword
+
+    with pytest.raises(TypeError, match="Kinds cannot handle a Const node"):
+        Kinds().visit(Const(3))
+
+
+def test_every_primitive_has_an_evaluator():
+    from hypsearch.dsl.semantics import PRIMITIVES, Evaluator
+
+    assert PRIMITIVES == ("oneof", "manyof", "intv", "floatv", "optional", "repeat")
+    assert all(callable(getattr(Evaluator, f"prim_{p}", None)) for p in PRIMITIVES)
