@@ -1,12 +1,38 @@
-"""Best-so-far curves of experiments (`hypsearch plot`), drawn with matplotlib's Agg backend."""
+"""Plots of experiments (`hypsearch plot --kind`), drawn with matplotlib's Agg backend from the
+journal alone (no program runs): `history` (every trial as a dot and the best so far, against
+trial number and wall time), `importance` (which decisions matter: permutation importance of a
+random forest fitted to the finished trials' decisions and values) and `parallel` (parallel
+coordinates: each decision an axis, lines coloured by the value).
+"""
 
 from __future__ import annotations
 
+import math
 import os
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from hypsearch.dsl.errors import HypError
+from hypsearch.search.trial import Status, Trial
 from .experiment import Experiment
+
+KINDS = ("history", "importance", "parallel")
+
+
+def objective_name(exp: Experiment) -> Optional[str]:
+    """The reported metric the objective is (the one equal to the value of the ok trials), or None
+    for a Python objective that reports none."""
+    counts: Dict[str, int] = {}
+    for t in exp.trials:
+        if t.status is Status.OK and t.value is not None and t.metrics:
+            for k, v in t.metrics[-1].items():
+                if k != "epoch" and isinstance(v, (int, float)) and not isinstance(v, bool) and float(v) == t.value:
+                    counts[k] = counts.get(k, 0) + 1
+    return max(counts, key=lambda k: (counts[k], k == "objective")) if counts else None
+
+
+def _value_label(exp: Experiment) -> str:
+    name = objective_name(exp) or "objective"
+    return f"{name} ({'higher' if exp.mode == 'max' else 'lower'} is better)"
 
 
 def best_so_far(exp: Experiment) -> Tuple[List[int], List[float], List[float]]:
@@ -28,35 +54,190 @@ def best_so_far(exp: Experiment) -> Tuple[List[int], List[float], List[float]]:
     return numbers, times, best
 
 
-def plot(dirs: Sequence[str], out: str) -> str:
-    """Write the best-so-far figure (vs trial number and vs wall time) to `out`; the path."""
+def _pyplot():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
 
-    experiments = [Experiment.open(d) for d in dirs]
-    fig, (by_trial, by_time) = plt.subplots(1, 2, figsize=(11, 4))
-    drawn = 0
-    for exp in experiments:
-        numbers, times, best = best_so_far(exp)
-        if not best:
-            continue
-        label = f"{os.path.basename(exp.dir.rstrip(os.sep))} ({exp.settings.algo})"
-        by_trial.step(numbers, best, where="post", label=label)
-        by_time.step(times, best, where="post", label=label)
-        drawn += 1
-    if not drawn:
-        plt.close(fig)
-        raise HypError("no experiment has a trial with status ok to plot")
-    ylabel = "best value so far (" + ("higher" if experiments[0].mode == "max" else "lower") + " is better)"
-    by_trial.set_xlabel("trial")
-    by_time.set_xlabel("wall time (s)")
-    for ax in (by_trial, by_time):
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-    by_trial.legend(fontsize=8)
-    fig.tight_layout()
+
+def _save(fig: Any, out: str) -> str:
+    plt = _pyplot()
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return os.path.abspath(out)
+
+
+def plot(dirs: Sequence[str], out: str, kind: str = "history") -> str:
+    """Write the `kind` figure of the experiments in `dirs` to `out` (.png, .svg, .pdf); the path."""
+    if kind not in KINDS:
+        raise HypError(f"--kind takes {', '.join(KINDS)}, got `{kind}`")
+    experiments = [Experiment.open(d) for d in dirs]
+    if kind == "history":
+        return history(experiments, out)
+    if len(experiments) != 1:
+        raise HypError(f"--kind {kind} plots one experiment; give one DIR (got {len(experiments)})")
+    return importance(experiments[0], out) if kind == "importance" else parallel(experiments[0], out)
+
+
+def history(experiments: Sequence[Experiment], out: str) -> str:
+    """Every finished trial as a dot (failed ones as crosses on the lower edge) and the best so far,
+    against trial number and wall time, one colour per experiment."""
+    plt = _pyplot()
+    fig, (by_trial, by_time) = plt.subplots(1, 2, figsize=(11, 4.2))
+    drawn = 0
+    for k, exp in enumerate(experiments):
+        color = f"C{k % 10}"
+        numbers, times, best = best_so_far(exp)
+        if not best:
+            continue
+        label = f"{os.path.basename(exp.dir.rstrip(os.sep))} ({exp.settings.algo})"
+        by_trial.step(numbers, best, where="post", label=f"{label}: best so far", color=color)
+        by_time.step(times, best, where="post", color=color)
+        trials = sorted(exp.trials, key=lambda r: r.finished)
+        t0 = min(r.started for r in trials)
+        ok = [(i, r) for i, r in enumerate(trials, 1) if r.status.has_value and r.value is not None]
+        bad = [(i, r) for i, r in enumerate(trials, 1) if not (r.status.has_value and r.value is not None)]
+        by_trial.scatter([i for i, _ in ok], [r.value for _, r in ok], s=18, color=color, alpha=0.6,
+                         label=f"{label}: trials ({len(ok)})")
+        by_time.scatter([r.finished - t0 for _, r in ok], [r.value for _, r in ok], s=18, color=color, alpha=0.6)
+        if bad:
+            low = min(r.value for _, r in ok) if ok else 0.0
+            by_trial.scatter([i for i, _ in bad], [low] * len(bad), marker="x", color=color, alpha=0.8,
+                             label=f"{label}: failed or invalid ({len(bad)})")
+            by_time.scatter([r.finished - t0 for _, r in bad], [low] * len(bad), marker="x", color=color, alpha=0.8)
+        drawn += 1
+    if not drawn:
+        plt.close(fig)
+        raise HypError("no experiment has a trial with status ok to plot")
+    by_trial.set_xlabel("trial (in finishing order)")
+    by_time.set_xlabel("wall time (s)")
+    for ax in (by_trial, by_time):
+        ax.set_ylabel(_value_label(experiments[0]))
+        ax.grid(alpha=0.3)
+    by_trial.legend(fontsize=7)
+    fig.suptitle("search history: every trial and the best so far", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def design_matrix(trials: Sequence[Trial]) -> Tuple[List[str], Any, List[Dict[Any, int]]]:
+    """(decision names, a float matrix of the trials' decisions, each column's category codes).
+
+    Numbers stay numbers; anything else (component choices as `.hyp` text, strings, bools, lists)
+    is coded by first appearance. An inactive decision is coded one below the column's smallest
+    value, which a tree separates from every active value.
+    """
+    import numpy as np
+
+    names = sorted({k for t in trials for k in t.choices})
+    codes: List[Dict[Any, int]] = [{} for _ in names]
+    X = np.full((len(trials), len(names)), np.nan)
+    for j, name in enumerate(names):
+        values = [t.choices.get(name, None) for t in trials]
+        present = [v for v, t in zip(values, trials) if name in t.choices]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
+        for i, (t, v) in enumerate(zip(trials, values)):
+            if name not in t.choices:
+                continue
+            if numeric:
+                X[i, j] = float(v)
+            else:
+                key = repr(v)
+                X[i, j] = codes[j].setdefault(key, len(codes[j]))
+        col = X[:, j]
+        if np.isnan(col).any():
+            low = np.nanmin(col) if (~np.isnan(col)).any() else 0.0
+            col[np.isnan(col)] = low - 1.0
+    return names, X, codes
+
+
+def importances(exp: Experiment, seed: int = 0) -> Tuple[List[str], List[float], List[float], int]:
+    """(decision names, mean permutation importance, its std, trials used), most important first:
+    a random forest is fitted to the ok and stopped trials' decisions -> value, and each decision's
+    importance is how much the forest's R^2 drops when that column is shuffled."""
+    import numpy as np
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.inspection import permutation_importance
+
+    trials = [t for t in exp.trials if t.status.has_value and t.value is not None and math.isfinite(t.value)]
+    if len(trials) < 4:
+        raise HypError(f"--kind importance needs at least 4 trials with a value, {exp.dir} has {len(trials)}")
+    names, X, _ = design_matrix(trials)
+    if not names:
+        raise HypError(f"{exp.dir}: its trials have no decisions to rank")
+    y = np.array([t.value for t in trials])
+    forest = RandomForestRegressor(n_estimators=200, min_samples_leaf=1, random_state=seed).fit(X, y)
+    r = permutation_importance(forest, X, y, n_repeats=20, random_state=seed)
+    order = np.argsort(-r.importances_mean)
+    return ([names[i] for i in order], [float(r.importances_mean[i]) for i in order],
+            [float(r.importances_std[i]) for i in order], len(trials))
+
+
+def importance(exp: Experiment, out: str) -> str:
+    """A horizontal bar per decision: its permutation importance, with the method in the title."""
+    plt = _pyplot()
+    names, means, stds, n = importances(exp)
+    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.35 * len(names)))
+    ys = list(range(len(names)))[::-1]
+    ax.barh(ys, means, xerr=stds, color="C0", alpha=0.8, ecolor="0.4", capsize=2)
+    ax.set_yticks(ys)
+    ax.set_yticklabels(names, fontsize=8)
+    ax.set_xlabel(f"drop in R² of the fitted model when the decision is shuffled ({objective_name(exp) or 'objective'})")
+    ax.set_title(f"decision importance: permutation importance of a random forest\nfitted to {n} trials' "
+                 f"decisions -> value (mean ± std of 20 shuffles)", fontsize=9)
+    ax.axvline(0, color="0.5", linewidth=0.8)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def parallel(exp: Experiment, out: str) -> str:
+    """Parallel coordinates: one axis per decision (scaled to [0, 1]; categories in order of
+    appearance, inactive below 0) and the value last, each trial a line coloured by its value."""
+    import numpy as np
+
+    plt = _pyplot()
+    trials = [t for t in exp.trials if t.status.has_value and t.value is not None and math.isfinite(t.value)]
+    if not trials:
+        raise HypError(f"{exp.dir} has no trial with a value to plot")
+    names, X, codes = design_matrix(trials)
+    y = np.array([t.value for t in trials])
+    cols = [X[:, j] for j in range(len(names))] + [y]
+    labels = names + [_value_label(exp)]
+    scaled = []
+    logs = [k < len(names) and not codes[k] and float(np.min(c)) > 0 and float(np.max(c)) / float(np.min(c)) > 20
+            for k, c in enumerate(cols)]  # a range over decades (a log-scale floatv) reads on a log axis
+    for c, log in zip(cols, logs):
+        c = np.log10(c) if log else c
+        lo, hi = float(np.min(c)), float(np.max(c))
+        scaled.append((c - lo) / (hi - lo) if hi > lo else np.full_like(c, 0.5))
+    M = np.stack(scaled, axis=1)
+    fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(labels)), 4.8))
+    cmap = plt.get_cmap("viridis" if exp.mode == "max" else "viridis_r")  # yellow is always better
+    order = np.argsort(y if exp.mode == "max" else -y)  # the best drawn last, on top
+    vmin, vmax = float(y.min()), float(y.max())
+    for i in order:
+        frac = (y[i] - vmin) / (vmax - vmin) if vmax > vmin else 1.0
+        ax.plot(range(len(labels)), M[i], color=cmap(frac), alpha=0.7, linewidth=1.2)
+    for k, c in enumerate(cols):
+        ax.axvline(k, color="0.3", linewidth=0.8)
+        lo, hi = float(np.min(c)), float(np.max(c))
+        if k < len(names) and codes[k]:
+            for text, code in codes[k].items():
+                pos = (code - lo) / (hi - lo) if hi > lo else 0.5
+                ax.text(k + 0.03, pos, text.strip("'")[:18], fontsize=6, va="center")
+        else:
+            ax.text(k + 0.03, 0.0, f"{lo:.3g}", fontsize=6, va="center")
+            ax.text(k + 0.03, 1.0, f"{hi:.3g}", fontsize=6, va="center")
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels([f"{l} (log)" if log else l for l, log in zip(labels, logs)], rotation=25, ha="right", fontsize=7)
+    ax.set_yticks([])
+    ax.set_xlim(-0.2, len(labels) - 0.5)
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(vmin, vmax))
+    fig.colorbar(sm, ax=ax, label=objective_name(exp) or "objective", pad=0.01)
+    ax.set_title(f"decisions against value: {len(trials)} trials (each line a trial; inactive decisions at the bottom)",
+                 fontsize=9)
+    fig.tight_layout()
+    return _save(fig, out)
