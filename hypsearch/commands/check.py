@@ -11,9 +11,12 @@ from hypsearch.dsl.errors import HypError
 DESCRIPTION = """Check .hyp files: parse them, resolve every name and argument, and print per file the
 number of decision points by kind and the size of the space ("infinite" with a floatv).
 
-Checking runs the Python files a .hyp file imports (`import "my_layers.py"`), since they register
-the components the file uses: check only files you trust. Exit status 0 when every file is valid,
-2 otherwise (with an error for each invalid file)."""
+Checking RUNS THE PYTHON FILES AND MODULES a .hyp file imports (`import "my_layers.py"`), since
+they register the components the file uses: check only files you trust. Such a file runs with
+your permissions and can do anything, even end `check` early with its own exit status (a file
+calling os._exit(0) makes check exit 0 having checked nothing). Exit status 0 when every file is
+valid, 2 otherwise (with an error for each invalid file). --summary builds the model on torch's
+meta device: it allocates no weights, so a huge layer is described, not allocated."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,6 +36,22 @@ def describe(space) -> str:
     return f"{n} decision{'s' if n != 1 else ''}{f' ({kinds})' if kinds else ''}, size {size}"
 
 
+def _summary(program) -> str:
+    """The layer table of a program, built without allocating its weights (torch's meta device)."""
+    import torch  # only for --summary
+
+    from hypsearch.compile import build
+
+    try:
+        with torch.device("meta"):
+            model = build(program)
+    except HypError:
+        raise
+    except Exception:  # a lowering that needs real tensors: build it for real
+        model = build(program)
+    return model.summary()
+
+
 def main(args: argparse.Namespace) -> int:
     status = 0
     for path in args.files:
@@ -44,9 +63,7 @@ def main(args: argparse.Namespace) -> int:
                     when = f"  when {d.condition.parent} in {sorted(d.condition.values)}" if d.condition else ""
                     print(f"  {d.name}: {d.describe()}{when}")
             if args.summary:
-                from hypsearch.compile import build  # torch, only for --summary
-                model = build(space.sample(seed=args.seed))
-                print(model.summary())
+                print(_summary(space.sample(seed=args.seed)))
         except HypError as e:
             print(e.render(), file=sys.stderr)
             status = 2

@@ -7,7 +7,10 @@ import os
 import random
 
 from hypsearch.dsl.api import dumps, load
-from hypsearch.dsl.errors import HypError
+
+from .outputs import count, output_dir
+
+MAX_SAMPLES = 100_000
 
 DESCRIPTION = """Print N concrete programs sampled from a space as .hyp text (every decision replaced by
 its value), or write them to DIR/sample-000.hyp, ... with --out. The same --seed gives the same
@@ -22,8 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.n < 1:
-        raise HypError(f"-n takes a count >= 1, got {args.n}")
+    count(args.n, "-n", 1, MAX_SAMPLES)
+    if args.out:
+        output_dir(args.out)
     space = load(args.file)
     rng = random.Random(args.seed)
     programs = [space.materialize(space.random_assignment(rng)) for _ in range(args.n)]

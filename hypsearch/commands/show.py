@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+
+from .outputs import count
 
 DESCRIPTION = """\
 Show an experiment directory: the trials table (sorted by --sort: value, id, duration or any
@@ -28,7 +31,11 @@ def main(args: argparse.Namespace) -> int:
     from hypsearch.runner.experiment import Experiment
     from hypsearch.runner.report import failure_summary, sort_trials, trials_table
 
+    if args.top is not None:
+        count(args.top, "--top", 0, 10_000_000)
     exp = Experiment.open(args.dir)
+    for damage in exp.damaged:  # the damaged file stays as it is; what is intact is shown
+        print(f"warning: {damage} (skipped)", file=sys.stderr)
     best = exp.best
     if args.json:
         rows = sort_trials(exp.trials, exp.mode, args.sort)
@@ -37,7 +44,7 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps({
             "dir": exp.dir, "mode": exp.mode, "settings": exp.settings.to_json(), "counts": exp.counts(),
             "best": None if best is None else best.to_json(), "best_hyp": exp.best_hyp,
-            "trials": [r.to_json() for r in rows],
+            "trials": [r.to_json() for r in rows], "damaged": exp.damaged,
         }, indent=2))
         return 0
     counts = ", ".join(f"{n} {s}" for s, n in exp.counts().items() if n) or "none finished"

@@ -13,6 +13,7 @@ Layout of DIR:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -49,15 +50,42 @@ class ExperimentDir:
         return os.path.exists(self.run_json)
 
     def read_run(self) -> Dict[str, Any]:
-        """The run.json record; HypError when DIR is not an experiment directory."""
+        """The run.json record; HypError when DIR is not an experiment directory, DamagedRecord
+        when run.json cannot be read."""
+        if os.path.isfile(self.path):
+            raise HypError(f"{self.path} is a file, not an experiment directory")
         if not os.path.exists(self.run_json):
             raise HypError(f"{self.path} is not an experiment directory (no run.json)")
-        with open(self.run_json, "r", encoding="utf-8") as f:
-            return json.load(f)
+        try:
+            with open(self.run_json, "rb") as f:
+                record = json.loads(f.read().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise DamagedRecord(f"{self.run_json} is damaged ({str(e).splitlines()[0][:200]})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("settings", {}), dict) \
+                or not isinstance(record.get("space_file", ""), str):
+            raise DamagedRecord(f"{self.run_json} is damaged (not a run record)")
+        return record
 
     def space_file(self) -> str:
         """The copy of the space file."""
         return os.path.join(self.space_dir, self.read_run()["space_file"])
+
+    def space_digest(self) -> str:
+        """A digest of the `.hyp` files of the space copy (what resume checks for edits)."""
+        digest = hashlib.sha256()
+        for root, dirs, files in sorted(os.walk(self.space_dir)):
+            dirs.sort()
+            for name in sorted(files):
+                if name.endswith(".hyp"):
+                    path = os.path.join(root, name)
+                    digest.update(os.path.relpath(path, self.space_dir).encode() + b"\0")
+                    with open(path, "rb") as f:
+                        digest.update(f.read() + b"\0")
+        return digest.hexdigest()
+
+
+class DamagedRecord(HypError):
+    """run.json exists but cannot be read (torn, garbage, not UTF-8)."""
 
 
 def default_out(space_path: Optional[str]) -> str:
@@ -85,6 +113,7 @@ def create(exp: ExperimentDir, space: Any, settings: RunSettings, command: Seque
         "versions": versions(),
         "host": platform.node(),
     }
+    record["space_sha256"] = exp.space_digest()
     _write_json(exp.run_json, record)
     return space_file
 
@@ -181,12 +210,22 @@ class Experiment:
 
     @classmethod
     def open(cls, path: str) -> "Experiment":
-        """Read an experiment directory (HypError when it is not one)."""
+        """Read an experiment directory (HypError when it is not one); a damaged run.json or
+        damaged journal lines are listed in `damaged` and what is intact is read."""
         exp = ExperimentDir(path)
-        run = exp.read_run()
+        damaged: List[str] = []
+        try:
+            run = exp.read_run()
+        except DamagedRecord as e:
+            run, damaged = {}, [f"{e.message}: settings unknown, shown with defaults"]
         contents = journal.read_all(exp.journal)
-        return cls(dir=exp.path, settings=RunSettings.from_json(run.get("settings", {})),
-                   mode=run.get("mode", "max"), trials=contents.finished, damaged=contents.damaged, run=run)
+        try:
+            settings = RunSettings.from_json(run.get("settings", {}))
+        except TypeError:
+            settings, damaged = RunSettings(), damaged + ["run.json: settings unreadable, shown with defaults"]
+        mode = run.get("mode") if run.get("mode") in ("max", "min") else "max"
+        return cls(dir=exp.path, settings=settings, mode=mode, trials=contents.finished,
+                   damaged=damaged + [f"{exp.journal}: {d}" for d in contents.damaged], run=run)
 
     def __repr__(self) -> str:
         best = self.best

@@ -61,13 +61,30 @@ def read_all(path: str) -> JournalContents:
             if not raw.strip():
                 continue
             try:
-                trial = Trial.from_json(json.loads(raw.decode("utf-8")))
-            except (UnicodeDecodeError, ValueError) as e:
+                trial = _checked(Trial.from_json(json.loads(raw.decode("utf-8"))))
+            except (UnicodeDecodeError, ValueError, RecursionError) as e:
                 out.damaged.append(f"line {number}: {str(e).splitlines()[0][:200]}")
                 continue
             out.events.append(trial)
             out.latest[trial.id] = trial
     return out
+
+
+_NUMBER = (int, float)
+_FIELD_TYPES = (("started", _NUMBER), ("finished", _NUMBER), ("budget", _NUMBER), ("error", str))
+
+
+def _checked(trial: Trial) -> Trial:
+    """The trial, or ValueError when a field the runner computes with has the wrong type."""
+    for name, types in _FIELD_TYPES:
+        value = getattr(trial, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
+            raise ValueError(f"malformed trial record: {name} {value!r}"[:200])
+    if not isinstance(trial.program, str) or not isinstance(trial.choices, dict):
+        raise ValueError("malformed trial record: program or choices of the wrong type")
+    if isinstance(trial.attempts, bool) or not isinstance(trial.attempts, int) or trial.attempts < 1:
+        raise ValueError(f"malformed trial record: attempts {trial.attempts!r}"[:200])
+    return trial
 
 
 def read(path: str) -> List[Trial]:

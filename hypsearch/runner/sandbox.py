@@ -1,0 +1,209 @@
+"""A worker process that runs trials where they cannot take the run down with them.
+
+The inline executor (and the Ray trainable, when a trial timeout is set) hands each trial to one
+persistent child process over a pipe: the concrete program as `.hyp` text goes in, epoch reports
+and the finished `Trial` come back. Whatever the trial does (`os._exit`, a segfault, `SystemExit`,
+`KeyboardInterrupt` or a bare `BaseException` from its own code, sleeping forever), the driver
+survives: a dead worker is reported with its exit code or signal, a trial past its timeout is
+killed with its worker, and the next trial gets a fresh worker. A live worker is reused, which
+keeps the cost per trial at a pipe round trip instead of a process start (about 1 s with imports).
+
+Workers are forked from a forkserver that has already imported the runner, so a restart after a
+crash costs tens of milliseconds. The trained model stays in the worker; the driver asks for it
+(`save_model`) only when the trial is the new best, so other models never touch the disk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Optional
+
+from hypsearch.search.trial import Status, Trial
+
+_CONTEXT: list = []
+
+
+def _context():
+    """The forkserver context, with the runner preloaded (one server per driver process)."""
+    if not _CONTEXT:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["hypsearch.runner.worker", "hypsearch.runner.sandbox"])
+        _CONTEXT.append(ctx)
+    return _CONTEXT[0]
+
+
+@dataclass
+class Outcome:
+    """How a trial in the sandbox ended."""
+
+    trial: Trial  # the finished trial (failed with the reason when the worker died or timed out)
+    fatal: bool = False  # its error concerns every trial (a HypError)
+    has_model: bool = False  # the worker holds its trained model (save_model writes it)
+    died: bool = False  # the worker process died (exit code / signal in trial.error): retryable
+
+
+def describe_exit(code: Optional[int]) -> str:
+    """`exit code 3` or `signal SIGSEGV` for a process's exit code."""
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+class Sandbox:
+    """One persistent worker process; `run` a trial in it, `close` when done."""
+
+    def __init__(self, timeout: Optional[float] = None):
+        self.timeout = timeout
+        self._proc: Any = None
+        self._conn: Any = None
+
+    def _ensure(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            return
+        self._discard()
+        ctx = _context()
+        parent, child = ctx.Pipe(duplex=True)
+        proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="hypsearch-trial")
+        proc.start()
+        child.close()  # only the worker holds its end: its death reads as EOF here
+        self._proc, self._conn = proc, parent
+
+    def run(self, trial: Trial, program_text: str, filename: Optional[str], device: str = "cpu",
+            base_dir: Optional[str] = None, threads: int = 1,
+            report: Optional[Callable[[Dict[str, Any]], None]] = None) -> Outcome:
+        """Run one trial in the worker; never raises for anything the trial does."""
+        self._ensure()
+        started = time.time()
+        deadline = None if not self.timeout else time.monotonic() + self.timeout
+        self._conn.send(("run", trial.to_json(), program_text, filename, device, base_dir, threads))
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                ready = self._conn.poll(wait)
+            except (EOFError, OSError):
+                ready = True
+            if not ready:
+                self._kill()
+                return Outcome(self._ended(trial, started, f"timed out after {self.timeout:g} s (--trial-timeout); "
+                                                            "the trial's worker was killed"))
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                code = self._reap()
+                return Outcome(self._ended(trial, started, f"the trial's worker died ({describe_exit(code)})"),
+                               died=True)
+            kind = message[0]
+            if kind == "report":
+                if report is not None:
+                    try:
+                        report(message[1])
+                    except BaseException:  # a scheduler stopping the trial: it must not run on
+                        self._kill()
+                        raise
+                continue
+            _, record, fatal, has_model = message
+            return Outcome(Trial.from_json(record), fatal=fatal, has_model=has_model)
+
+    def save_model(self, path: str, program_text: str, hyp_file: Optional[str]) -> bool:
+        """Save the last trial's model at `path` (False when the worker no longer holds one)."""
+        if self._proc is None or not self._proc.is_alive():
+            return False
+        try:
+            self._conn.send(("save", path, program_text, hyp_file))
+            return bool(self._conn.recv())
+        except (EOFError, OSError):
+            self._reap()
+            return False
+
+    @staticmethod
+    def _ended(trial: Trial, started: float, error: str) -> Trial:
+        return dataclasses.replace(trial, status=Status.FAILED, error=error, started=started, finished=time.time())
+
+    def _kill(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            self._proc.kill()
+        self._reap()
+
+    def _reap(self) -> Optional[int]:
+        proc = self._proc
+        code = None
+        if proc is not None:
+            proc.join(5)
+            code = proc.exitcode
+        self._discard()
+        return code
+
+    def _discard(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        if self._proc is not None and self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(5)
+        self._proc = self._conn = None
+
+    def close(self) -> None:
+        """Stop the worker (asks it to leave, kills it when it does not)."""
+        if self._proc is not None and self._proc.is_alive():
+            try:
+                self._conn.send(("exit",))
+                self._proc.join(2)
+            except (OSError, EOFError):
+                pass
+        self._discard()
+
+
+def _serve(conn: Any) -> None:
+    """The worker's loop: run trials until told to exit or the driver goes away."""
+    # Ctrl-C in the terminal reaches the whole process group: the driver handles it (the trial
+    # stays pending for --resume). A KeyboardInterrupt seen here comes from the trial's own code.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from .worker import rebuild, run_trial, save_weights
+
+    model = None
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        if message[0] == "exit":
+            return
+        if message[0] == "save":
+            _, path, text, hyp_file = message
+            ok = model is not None
+            if ok:
+                save_weights(path, model, text, hyp_file)
+            conn.send(ok)
+            continue
+        _, record, text, filename, device, base_dir, threads = message
+        trial = Trial.from_json(record)
+        model = None
+        started = time.time()
+
+        def report(metrics: Dict[str, Any]) -> None:
+            conn.send(("report", metrics))
+
+        try:
+            program = rebuild(text, filename)
+        except Exception as e:  # a program text that does not parse back: invalid, not retried
+            conn.send(("done", dataclasses.replace(trial, status=Status.INVALID, error=f"{type(e).__name__}: {e}",
+                                                   started=started, finished=time.time()).to_json(), False, False))
+            continue
+        try:
+            finished, model, fatal = run_trial(trial, program, report=report, device=device, base_dir=base_dir,
+                                               threads=threads)
+        except BaseException as e:  # SystemExit, KeyboardInterrupt, BaseException from the trial itself
+            detail = f": {e}" if str(e) else ""
+            finished, model, fatal = dataclasses.replace(
+                trial, status=Status.FAILED, error=f"the trial raised {type(e).__name__}{detail}",
+                started=started, finished=time.time()), None, False
+        conn.send(("done", finished.to_json(), fatal, model is not None))
+
