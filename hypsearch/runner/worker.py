@@ -30,10 +30,12 @@ def rebuild(program_text: str, filename: Optional[str]):
 
 def run_trial(trial: Trial, program: Any, report: Optional[Callable[[Dict[str, Any]], None]] = None,
               device: str = "cpu", base_dir: Optional[str] = None, should_stop: Optional[Callable[[], bool]] = None,
-              threads: int = 1) -> Tuple[Trial, Any, bool]:
+              threads: int = 1, checkpoint: Optional[Callable[[Dict[str, Any]], Any]] = None,
+              resume: Optional[Dict[str, Any]] = None) -> Tuple[Trial, Any, bool]:
     """Evaluate one concrete program; never raises for a mistake of the program or its objective.
     Gives the finished trial, the trained model (None for a Python objective or a failure) and
-    whether the error concerns every trial. `threads`: torch's CPU threads (its share of the CPUs)."""
+    whether the error concerns every trial. `threads`: torch's CPU threads (its share of the CPUs).
+    `checkpoint` / `resume`: the trainer's per-epoch state out and back in (see `train.fit`)."""
     from .trial import evaluate  # imports the training stack
 
     if device == "cpu" and getattr(program, "target", None) is not None:
@@ -43,7 +45,7 @@ def run_trial(trial: Trial, program: Any, report: Optional[Callable[[Dict[str, A
         torch.set_num_threads(max(1, int(threads)))
 
     started = time.time()
-    history: List[Dict[str, Any]] = []
+    history: List[Dict[str, Any]] = list(resume.get("history", [])) if resume else []  # epochs done before
 
     def on_epoch(metrics: Dict[str, Any]) -> None:
         history.append(dict(metrics))
@@ -55,7 +57,8 @@ def run_trial(trial: Trial, program: Any, report: Optional[Callable[[Dict[str, A
         return dataclasses.replace(trial, status=status, started=started, finished=time.time(), **fields)
 
     try:
-        result = evaluate(program, report=on_epoch, device=device, base_dir=base_dir, should_stop=should_stop)
+        result = evaluate(program, report=on_epoch, device=device, base_dir=base_dir, should_stop=should_stop,
+                          checkpoint=checkpoint, resume=resume)
     except TrialInvalid as e:
         return ended(Status.INVALID, error=e.reason), None, False
     except TrialFailed as e:

@@ -1,0 +1,53 @@
+"""Ray Tune checkpoints per epoch and `--scheduler pbt`, end to end on a local Ray (shared fixture)."""
+
+import json
+import os
+
+import pytest
+
+import hypsearch
+
+SPACE = """
+data = iris()
+target = sequential(linear(out = 8), relu(), linear(out = 3))
+train = train(epochs = 3, batch_size = 32, optimizer = adam(lr = floatv(1e-3, 1e-1, log = true)),
+              label_smoothing = oneof(0.0, 0.1))
+objective = maximize("val_accuracy")
+"""
+
+
+def test_pbt_trains_a_population_perturbing_recipe_values_from_checkpoints(ray_local, tmp_path):
+    path = tmp_path / "s.hyp"
+    path.write_text(SPACE)
+    exp = hypsearch.run(str(path), executor="ray", scheduler="pbt", algo="random", trials=2, seed=0,
+                        out=str(tmp_path / "exp"))
+    assert len(exp.trials) == 2
+    assert all(t.status.value == "ok" for t in exp.trials), [t.error for t in exp.trials]
+    assert all([m["epoch"] for m in t.metrics] == [1, 2, 3] for t in exp.trials)
+    assert os.path.exists(tmp_path / "exp" / "best.pt")
+
+    def recipe(text):
+        train = hypsearch.loads(text, filename=str(tmp_path / "exp" / "space" / "s.hyp")).sample().train
+        return (train.optimizer.lr, train.label_smoothing)
+
+    proposed = {r["id"]: r["program"] for r in map(json.loads, open(tmp_path / "exp" / "trials.jsonl"))
+                if r.get("status") == "pending"}
+    assert any(recipe(t.program) != recipe(proposed[t.id]) for t in exp.trials), "no member was perturbed"
+    # The per-epoch checkpoints PBT restored exploited members from are Tune checkpoints.
+    found = [d for _, dirs, _ in os.walk(tmp_path / "exp") for d in dirs if d.startswith("checkpoint_")]
+    assert found
+
+
+def test_pbt_without_a_searchable_recipe_value_says_what_to_make_searchable(ray_local, tmp_path):
+    path = tmp_path / "s.hyp"
+    path.write_text("data = iris()\ntarget = linear(out = oneof(3, 4))\ntrain = train(epochs = 2)\n")
+    with pytest.raises(hypsearch.HypError, match=r"--scheduler pbt perturbs searchable recipe values"):
+        hypsearch.run(str(path), executor="ray", scheduler="pbt", algo="random", trials=2, seed=0,
+                      out=str(tmp_path / "exp"))
+
+
+def test_pbt_needs_the_ray_executor(tmp_path):
+    path = tmp_path / "s.hyp"
+    path.write_text(SPACE)
+    with pytest.raises(hypsearch.HypError, match=r"--scheduler pbt needs the ray executor"):
+        hypsearch.run(str(path), executor="inline", scheduler="pbt", trials=2, out=str(tmp_path / "exp"))
