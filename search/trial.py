@@ -59,6 +59,9 @@ class Trial:
     started: Optional[float] = None  # unix times
     finished: Optional[float] = None
     attempts: int = 1  # 1 + retries after a worker died
+    # Trained with several seeds (--repeats): {"seeds", "values" (None: that seed failed), "std"
+    # of the values (the noise level), "errors"}; `value` is their mean. None: one seed.
+    repeats: Optional[Dict[str, Any]] = None
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)

@@ -1,0 +1,257 @@
+"""The population form of a built model: K members' parameters in one flat buffer, one forward for all.
+
+Every member is a `Model` built from its own program under its own seed (so its initialisation is
+the one `fit` would start from); their trainable parameters are copied into one leaf tensor
+`flat` of shape (K, P) and read back as views, so one backward fills one (K, P) gradient and the
+optimizer updates every member with a handful of tensor ops. Two layouts run the forward:
+
+- `ChainLayout`, for a plain target that is a chain of linear layers, elementwise activations,
+  dropout and flatten (an MLP): batched matmuls (`torch.baddbmm`) over the stacked (K, out, in)
+  weights. Measured on a 2-core CPU it is what keeps the speed-up growing past K = 32, where
+  `vmap` stops (benchmarks/bench_packed.py).
+- `VmapLayout`, for everything else it can run (conv nets, hypernetworks, attention):
+  `torch.func.vmap(functional_call)` of one template copy of the model over the stacked
+  parameters and buffers, with `randomness="different"` so dropout masks are independent.
+
+In both, dropout reads each member's own probability. A task-conditioned hypernetwork picks its
+task embeddings by value (one row per distinct task in the batch), which `vmap` cannot trace; its
+template generates for every task and selects per sample instead, the same values. Layers whose
+state changes in the forward (batch norm running statistics) and mixtures of experts have no
+population form: `unpackable_reason` says so and such programs train alone.
+"""
+
+from __future__ import annotations
+
+import abc
+import copy
+import types
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hypsearch.compile.hypernet.inputs import TaskConditioner
+from hypsearch.compile.hypernet.mip import normalise
+from hypsearch.compile.layers.base import Stateless
+from hypsearch.compile.layers.basic import BatchNorm, Dropout, Linear
+from hypsearch.compile.layers.moe import MixtureOfExperts
+from hypsearch.compile.layers.structure import Sequential
+
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.InstanceNorm1d, nn.InstanceNorm2d, BatchNorm)
+# Stateless labels that act elementwise (so on a (K, B, F) tensor as on (B, F)).
+_ELEMENTWISE = {"relu", "gelu", "silu", "tanh", "sigmoid", "identity", "leaky_relu"}
+
+
+def unpackable_reason(model: nn.Module) -> Optional[str]:
+    """Why this built model cannot train as a population member, or None when it can."""
+    for name, module in model.named_modules():
+        if isinstance(module, _NORMS):
+            return f"{name or 'the model'} keeps batch-norm running statistics (trained alone)"
+        if isinstance(module, MixtureOfExperts):
+            return f"{name} is a mixture of experts with a load-balancing loss (trained alone)"
+    if not any(p.requires_grad for p in model.parameters()):
+        return "the model has no trainable parameters"
+    return None
+
+
+def trainable(model: nn.Module) -> List[Tuple[str, nn.Parameter]]:
+    """The parameters an optimizer over `model.parameters()` trains, in their order."""
+    return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+
+
+def dropout_ps(model: nn.Module) -> List[float]:
+    """The model's dropout probabilities, in module order."""
+    return [float(m.p) for m in model.modules() if isinstance(m, (Dropout, nn.Dropout))]
+
+
+class Layout(abc.ABC):
+    """K members as one flat (K, P) leaf tensor with named views, and one forward for all."""
+
+    kind = ""
+
+    def __init__(self, models: Sequence[nn.Module], device: torch.device) -> None:
+        first = trainable(models[0])
+        self.names = [n for n, _ in first]
+        self.shapes = [tuple(p.shape) for _, p in first]
+        self.sizes = [int(p.numel()) for _, p in first]
+        self.k = len(models)
+        self.device = device
+        flat = torch.empty(self.k, sum(self.sizes), dtype=torch.float32)
+        for i, m in enumerate(models):
+            params = trainable(m)
+            if [n for n, _ in params] != self.names or [tuple(p.shape) for _, p in params] != self.shapes:
+                raise ValueError("population members must have the same parameters (names and shapes)")
+            flat[i] = torch.cat([p.detach().reshape(-1).float() for _, p in params])
+        self.flat = flat.to(device).requires_grad_(True)
+        # (K, n_dropout) per-member probabilities, in module order.
+        ps = [dropout_ps(m) for m in models]
+        self.drop_p = torch.tensor(ps, dtype=torch.float32, device=device).reshape(self.k, -1)
+
+    def views(self, flat: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+        """name -> (K, *shape) view of `flat` (one split: its backward is one concatenation)."""
+        flat = self.flat if flat is None else flat
+        parts = torch.split(flat, self.sizes, dim=1)
+        return {n: t.view(self.k, *s) for n, t, s in zip(self.names, parts, self.shapes)}
+
+    @abc.abstractmethod
+    def forward(self, x: torch.Tensor, task: Optional[torch.Tensor], training: bool, shared: bool) -> torch.Tensor:
+        """(K, B, ...) outputs. x: (K, B, ...) per-member batches, or with `shared` one (B, ...)
+        batch for all members (validation); `task`: the task ids shaped like x's batch."""
+
+    def member_state(self, i: int) -> Dict[str, torch.Tensor]:
+        """Member i's trained parameters by name (to load into its own model)."""
+        return {n: v[i].detach().clone() for n, v in self.views(self.flat.detach()).items()}
+
+
+class ChainLayout(Layout):
+    """An MLP-like chain as batched matmuls over stacked weights."""
+
+    kind = "chain"
+
+    def __init__(self, models: Sequence[nn.Module], device: torch.device) -> None:
+        super().__init__(models, device)
+        self.steps: List[Tuple[str, object]] = []
+        d = 0
+        for i, layer in enumerate(models[0].target.layers):
+            prefix = f"target.layers.{i}."
+            if isinstance(layer, Linear):
+                self.steps.append(("linear", (prefix + "weight", prefix + "bias" if layer.has_bias else None)))
+            elif isinstance(layer, Dropout):
+                self.steps.append(("dropout", d))
+                d += 1
+            elif layer.label == "flatten":
+                self.steps.append(("flatten", None))
+            else:
+                self.steps.append(("fn", layer.fn))
+
+    @staticmethod
+    def fits(model: nn.Module) -> bool:
+        """Whether the model is a plain chain this layout runs."""
+        target = getattr(model, "target", None)
+        if getattr(model, "hypernet", None) is not None or not isinstance(target, Sequential):
+            return False
+        for layer in target.layers:
+            if isinstance(layer, Linear):
+                if layer.keys:
+                    return False
+            elif isinstance(layer, Stateless):
+                if layer.label not in _ELEMENTWISE and layer.label != "flatten":
+                    return False
+            elif not isinstance(layer, Dropout):
+                return False
+        return True
+
+    def forward(self, x: torch.Tensor, task: Optional[torch.Tensor], training: bool, shared: bool) -> torch.Tensor:
+        p = self.views()
+        h = x
+        for kind, arg in self.steps:
+            if kind == "linear":
+                w = p[arg[0]]
+                b = p[arg[1]] if arg[1] is not None else None
+                if shared:  # the same input for every member: one broadcast matmul, no copies
+                    h = torch.matmul(h, w.transpose(1, 2))
+                    h = h + b.unsqueeze(1) if b is not None else h
+                    shared = False
+                elif b is not None:
+                    h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+                else:
+                    h = torch.bmm(h, w.transpose(1, 2))
+            elif kind == "flatten":
+                h = h.flatten(1 if shared else 2)
+            elif kind == "dropout":
+                if training:
+                    if shared:
+                        h, shared = h.expand(self.k, *h.shape), False
+                    q = self.drop_p[:, arg].reshape(self.k, *([1] * (h.dim() - 1)))
+                    keep = (torch.rand_like(h) >= q).to(h.dtype)
+                    h = h * keep / (1.0 - q)
+            else:
+                h = arg(h)
+        return h.expand(self.k, *h.shape) if shared else h
+
+
+class _MemberDropout(nn.Module):
+    """Dropout whose probability is a (stacked) buffer, so each member has its own."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.register_buffer("p", torch.tensor(float(p)))
+
+    def forward(self, x: torch.Tensor, gen=None) -> torch.Tensor:
+        if not self.training:
+            return x
+        keep = (torch.rand_like(x) >= self.p).to(x.dtype)
+        return x * keep / (1.0 - self.p)
+
+
+def _all_tasks_condition(self, x, task):
+    """TaskConditioner.condition without value-dependent branches: every task's embedding, and
+    each sample's task as the index into them (what the mixed-batch path computes)."""
+    table = self.embedding.weight
+    z = normalise(table) if self.mip else table
+    if task is None:
+        task = torch.zeros(1 if x is None else x.shape[0], dtype=torch.int64, device=table.device)
+    return z, task.long().reshape(-1), True
+
+
+class VmapLayout(Layout):
+    """vmap(functional_call) of one template model over the stacked parameters and buffers."""
+
+    kind = "vmap"
+
+    def __init__(self, models: Sequence[nn.Module], device: torch.device) -> None:
+        super().__init__(models, device)
+        template = copy.deepcopy(models[0]).to(device)
+        for name, module in list(template.named_modules()):
+            if isinstance(module, (Dropout, nn.Dropout)):
+                parent, _, leaf = name.rpartition(".")
+                setattr(template.get_submodule(parent) if parent else template, leaf, _MemberDropout(module.p))
+            elif isinstance(module, TaskConditioner):
+                module.condition = types.MethodType(_all_tasks_condition, module)
+        self.template = template
+        # Buffers (index tables, head scales, dropout p) stacked per member.
+        drops = {n for n, m in template.named_modules() if isinstance(m, _MemberDropout)}
+        stacks: Dict[str, List[torch.Tensor]] = {}
+        for n, _ in template.named_buffers():
+            owner, _, leaf = n.rpartition(".")
+            for m in models:
+                value = torch.tensor(float(m.get_submodule(owner).p)) if owner in drops and leaf == "p" \
+                    else m.get_buffer(n).detach()
+                stacks.setdefault(n, []).append(value)
+        self.buffers = {n: torch.stack(v).to(device) for n, v in stacks.items()}
+        frozen = [(n, p) for n, p in template.named_parameters() if not p.requires_grad]
+        self.frozen = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models]).to(device)
+                       for n, _ in frozen}
+        self._calls: Dict[Tuple[bool, bool], object] = {}
+
+    def _call(self, shared: bool, with_task: bool):
+        key = (shared, with_task)
+        if key not in self._calls:
+            from torch.func import functional_call, vmap
+
+            def one(params, buffers, x, task):
+                state = {**params, **buffers}
+                if with_task:
+                    return functional_call(self.template, state, (x,), {"task": task})
+                return functional_call(self.template, state, (x,))
+
+            dims = (0, 0, None if shared else 0, None if (shared or not with_task) else 0)
+            self._calls[key] = vmap(one, in_dims=dims, randomness="different")
+        return self._calls[key]
+
+    def forward(self, x: torch.Tensor, task: Optional[torch.Tensor], training: bool, shared: bool) -> torch.Tensor:
+        self.template.train(training)
+        params = {**self.views(), **self.frozen}
+        return self._call(shared, task is not None)(params, self.buffers, x, task)
+
+
+def make_layout(models: Sequence[nn.Module], device: torch.device, prefer: str = "auto") -> Layout:
+    """The fastest layout that runs these members: chain for MLP-like targets, else vmap."""
+    if prefer not in ("auto", "chain", "vmap"):
+        raise ValueError(f"layout must be auto, chain or vmap, got {prefer!r}")
+    if prefer != "vmap" and ChainLayout.fits(models[0]):
+        return ChainLayout(models, device)
+    if prefer == "chain":
+        raise ValueError("the chain layout runs only plain MLP-like targets")
+    return VmapLayout(models, device)

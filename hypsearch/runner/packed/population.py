@@ -1,0 +1,261 @@
+"""Train K members of one parameter structure as one population: one forward, one backward, one update.
+
+`train_population(members, dataset, ...)` is `fit` for a whole group: each member has its own
+model (built under its own seed: its own initialisation), its own recipe (learning rate, betas or
+momentum, weight decay, clipping, label smoothing, schedule, epochs, patience, dropout
+probabilities) and its own batch order (a CPU generator seeded with its seed, drawn exactly as
+`fit` draws it). A step gathers every member's batch as one (K, B, ...) tensor, runs the layout's
+forward, sums the members' losses (each member's parameters see only its own loss) and updates
+all members at once. Losses and metrics are checked once per epoch as in `fit`: a member whose
+training or validation loss is not finite fails alone (its history so far is kept, its updates
+stop) and the others train on; a member past its epochs or its patience stops alone.
+
+For a deterministic program (no dropout) each member's per-epoch metrics are those `fit` reports
+for the same program and seed, to float rounding (tests/test_packed.py checks an MLP, a conv net
+and a task-conditioned hypernetwork).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hypsearch.data import Dataset
+from hypsearch.dsl.errors import HypError
+
+from ..schedules import SCHEDULES
+from .layout import Layout, make_layout, trainable
+from .optim import MemberHyper, PopulationOptimizer
+
+log = logging.getLogger("hypsearch.packed")
+
+EVAL_BATCH = 2048  # as train.EVAL_BATCH: validation in slices of this many samples
+Metrics = Dict[str, Any]
+
+
+@dataclass
+class Member:
+    """One member of a population: its built model, its `train(...)` recipe and its seed."""
+
+    model: torch.nn.Module
+    recipe: Any
+    seed: int
+    monitor: Tuple[str, str] = ("val_loss", "min")  # what train(patience) watches
+
+
+@dataclass
+class MemberResult:
+    """What became of one member: its per-epoch history, and why it failed (None: it did not)."""
+
+    history: List[Metrics] = field(default_factory=list)
+    error: Optional[str] = None
+
+
+class PopulationTooLarge(Exception):
+    """The population ran out of memory: the caller splits it and tries again."""
+
+
+def train_population(members: Sequence[Member], dataset: Dataset, *, device: Any = "cpu",
+                     task_input: bool = False, layout: str = "auto") -> Tuple[List[MemberResult], Layout]:
+    """Train every member for its recipe's epochs; their results, in order, and the trained layout
+    (`layout.member_state(i)` is member i's parameters). Raises `PopulationTooLarge` on out of memory."""
+    try:
+        return _train(members, dataset, torch.device(device), task_input, layout)
+    except (RuntimeError, MemoryError) as e:
+        if _is_oom(e):
+            if torch.device(device).type == "cuda":
+                torch.cuda.empty_cache()
+            raise PopulationTooLarge(str(e).splitlines()[0]) from None
+        raise
+
+
+def _train(members: Sequence[Member], dataset: Dataset, dev: torch.device, task_input: bool,
+           prefer: str) -> Tuple[List[MemberResult], Layout]:
+    k = len(members)
+    recipes = [m.recipe for m in members]
+    b = int(recipes[0].batch_size)
+    if any(int(r.batch_size) != b for r in recipes):
+        raise ValueError("population members must share their batch size")
+    torch.manual_seed(members[0].seed)  # dropout masks: reproducible for the population
+    for m in members:
+        m.model.to(dev)
+    pop = make_layout([m.model for m in members], dev, prefer)
+    opt = PopulationOptimizer(pop.flat, [MemberHyper.of(r) for r in recipes])
+    x, y, task = dataset.tensors("train", dev)
+    xv, yv, tv = dataset.tensors("val", dev)
+    if task_input and task is None:  # a task-conditioned model on a single-task set: all task 0
+        task = torch.zeros(len(x), dtype=torch.int64, device=dev)
+        tv = torch.zeros(len(xv), dtype=torch.int64, device=dev)
+    n = len(x)
+    epochs = [int(r.epochs) for r in recipes]
+    steps_per_epoch = math.ceil(n / b)
+    factors = _schedule_factors(recipes, steps_per_epoch, epochs, dev)
+    smoothing = torch.tensor([float(r.label_smoothing) for r in recipes], device=dev).reshape(k, 1)
+    kind = _loss_kind(recipes[0], dataset)
+    params = sum(p.numel() for _, p in trainable(members[0].model))
+    gens = [torch.Generator().manual_seed(int(m.seed)) for m in members]
+    results = [MemberResult() for _ in members]
+    running = [True] * k  # still training (not failed, stopped or finished)
+    best: List[Optional[float]] = [None] * k
+    stale = [0] * k
+    step = 0
+    checked = False
+    for epoch in range(1, max(epochs) + 1):
+        if not any(running):
+            break
+        active = torch.tensor(running, device=dev).reshape(k, 1)
+        order = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)
+        loss_sum = torch.zeros(k, device=dev)
+        correct = torch.zeros(k, dtype=torch.int64, device=dev)
+        seen = 0
+        for start in range(0, n, b):
+            idx = order[:, start:start + b]
+            bl = idx.shape[1]
+            if bl < 2 and seen:  # as fit: a trailing batch of one is dropped
+                continue
+            yb = y[idx]
+            out = pop.forward(x[idx], task[idx] if task_input else None, True, False)
+            if not checked:
+                _check_output(out, yb, dataset)
+                checked = True
+            loss = _loss(out, yb, kind, smoothing, dataset)
+            loss.sum().backward()
+            opt.step(active, None if factors is None else factors[:, min(step, factors.shape[1] - 1)])
+            step += 1
+            loss_sum += loss.detach() * bl
+            if dataset.classification:
+                correct += (out.detach().argmax(dim=-1) == yb).sum(dim=1)
+            seen += bl
+        val_out = _validation_outputs(pop, xv, tv if task_input else None)
+        train_loss = [v / seen for v in loss_sum.tolist()]  # as fit: float32 sums, then / seen
+        train_acc = (correct.double() / seen).tolist() if dataset.classification else None
+        for i, member in enumerate(members):
+            if not running[i]:
+                continue
+            metrics: Metrics = {"epoch": epoch, "train_loss": float(train_loss[i])}
+            if train_acc is not None:
+                metrics["train_accuracy"] = float(train_acc[i])
+            metrics.update(_member_metrics(val_out[i], yv, tv, dataset, recipes[i]))
+            metrics["params"] = params
+            bad = [key for key in ("train_loss", "val_loss") if not np.isfinite(metrics[key])]
+            if bad:
+                results[i].error = f"{bad[0]} is {metrics[bad[0]]} at epoch {epoch}"
+                running[i] = False
+                continue
+            results[i].history.append(metrics)
+            best[i], stale[i] = _watch(metrics, member.monitor, best[i], stale[i])
+            patience = recipes[i].patience
+            if epoch >= epochs[i] or (patience is not None and stale[i] >= patience):
+                running[i] = False
+    return results, pop
+
+
+def _schedule_factors(recipes: Sequence[Any], steps_per_epoch: int, epochs: Sequence[int],
+                      dev: torch.device) -> Optional[torch.Tensor]:
+    """(K, steps) lr factors of the members' schedules (what LambdaLR multiplies lr by), or None."""
+    if all(r.schedule is None for r in recipes):
+        return None
+    total = steps_per_epoch * max(epochs)
+    rows = []
+    for r, e in zip(recipes, epochs):
+        if r.schedule is None:
+            rows.append([1.0] * total)
+            continue
+        name = getattr(r.schedule, "__hyp_name__", type(r.schedule).__name__)
+        factor = SCHEDULES[name](r.schedule, max(1, steps_per_epoch), max(1, steps_per_epoch * e))
+        rows.append([float(factor(s)) for s in range(total)])
+    return torch.tensor(rows, dtype=torch.float32, device=dev).unsqueeze(-1)  # (K, steps, 1)
+
+
+def _loss_kind(recipe: Any, dataset: Dataset) -> str:
+    kind = recipe.loss
+    if kind == "auto":
+        kind = "cross_entropy" if dataset.classification else "mse"
+    if kind == "cross_entropy" and not dataset.classification:
+        raise HypError(f"train(loss = \"cross_entropy\") needs class labels; {dataset.name} has regression targets")
+    return kind
+
+
+def _loss(out: torch.Tensor, y: torch.Tensor, kind: str, smoothing: torch.Tensor, dataset: Dataset) -> torch.Tensor:
+    """(K,) mean training loss of each member's batch."""
+    out = out.float()
+    if kind == "cross_entropy":
+        logp = F.log_softmax(out, dim=-1)
+        nll = -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1)
+        if bool((smoothing > 0).any()):  # torch's label smoothing: (1 - e) nll + e mean(-log p)
+            nll = (1 - smoothing) * nll + smoothing * (-logp.mean(dim=-1))
+        return nll.mean(dim=1)
+    target = F.one_hot(y, out.shape[-1]).float() if dataset.classification else y
+    return ((out - target) ** 2).flatten(1).mean(dim=1)
+
+
+def _check_output(out: torch.Tensor, y: torch.Tensor, dataset: Dataset) -> None:
+    """The members' outputs fit the targets (else the caller trains them alone, where fit says why)."""
+    if dataset.classification:
+        ok = out.dim() == 3 and out.shape[2] >= dataset.info.num_classes
+    else:
+        ok = tuple(out.shape[1:]) == tuple(y.shape[1:])
+    if not ok:
+        raise HypError(f"the members output shape {tuple(out.shape[1:])}, which does not fit {dataset.name}")
+
+
+@torch.no_grad()
+def _validation_outputs(pop: Layout, x: torch.Tensor, task: Optional[torch.Tensor]) -> torch.Tensor:
+    """(K, N, ...) outputs of every member on the validation set (shared input)."""
+    outs = [pop.forward(x[i:i + EVAL_BATCH], None if task is None else task[i:i + EVAL_BATCH], False, True).float()
+            for i in range(0, len(x), EVAL_BATCH)]
+    return torch.cat(outs, dim=1)
+
+
+def _member_metrics(out: torch.Tensor, y: torch.Tensor, task: Optional[torch.Tensor], dataset: Dataset,
+                    recipe: Any) -> Metrics:
+    """Validation metrics of one member, computed as fit's validation computes them."""
+    kind = _loss_kind(recipe, dataset)
+    if kind == "cross_entropy":
+        loss = float(F.cross_entropy(out, y))
+    elif dataset.classification:
+        loss = float(F.mse_loss(out, F.one_hot(y, out.shape[1]).float()))
+    else:
+        loss = float(F.mse_loss(out, y))
+    if dataset.classification:
+        hit = (out.argmax(dim=1) == y).float()
+        metrics: Metrics = {"val_loss": loss, "val_accuracy": float(hit.mean())}
+        key, per_sample = "val_accuracy", hit
+    else:
+        err = (out - y) ** 2
+        sst = float(((y - y.mean(dim=0)) ** 2).sum())
+        metrics = {"val_loss": loss, "val_mse": float(err.mean()),
+                   "val_r2": 1.0 - float(err.sum()) / sst if sst > 0 else 0.0}
+        key, per_sample = "val_mse", err.mean(dim=1)
+    if dataset.multitask:
+        values = []
+        for t in range(dataset.tasks):
+            mask = task == t
+            v = float(per_sample[mask].mean()) if bool(mask.any()) else float("nan")
+            metrics[f"{key}_task{t}"] = v
+            values.append(v)
+        present = [v for v in values if np.isfinite(v)]
+        metrics[key] = float(np.mean(present)) if present else float("nan")
+    return metrics
+
+
+def _watch(metrics: Metrics, monitor: Tuple[str, str], best: Optional[float], stale: int):
+    name, mode = monitor
+    value = metrics.get(name)
+    if value is None or not np.isfinite(value):
+        return best, stale + 1
+    better = best is None or (value < best if mode == "min" else value > best)
+    return (value, 0) if better else (best, stale + 1)
+
+
+def _is_oom(e: BaseException) -> bool:
+    if isinstance(e, MemoryError):
+        return True
+    text = str(e).lower()
+    return "out of memory" in text or "can't allocate memory" in text or type(e).__name__ == "OutOfMemoryError"

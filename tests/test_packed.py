@@ -1,0 +1,178 @@
+"""Packed trials: populations train each member as `fit` trains it alone, members fail alone, dropout
+is per member, packs split to fit memory, and `--pack` / `--repeats` runs record a line per trial."""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import hypsearch
+from hypsearch.compile import build
+from hypsearch.data import load_data
+from hypsearch.runner.packed.layout import unpackable_reason
+from hypsearch.runner.packed.loop import evaluate_pack
+from hypsearch.runner.packed.population import Member, train_population
+from hypsearch.runner.train import fit, seed_everything
+from hypsearch.search.trial import Status, Trial
+
+MLP = """
+data = digits()
+target = sequential(linear(out = 16), relu(), {drop}linear(out = 16), tanh(), linear(out = 10))
+train = train(epochs = 2, batch_size = 64, optimizer = {opt}, weight_decay = {wd}, seed = {seed}{extra})
+"""
+CONV = """
+data = digits(image = true)
+target = sequential(conv2d(out = 4), relu(), global_avgpool(), linear(out = 10))
+train = train(epochs = 2, batch_size = 64, optimizer = {opt}, weight_decay = {wd}, seed = {seed}{extra})
+"""
+HYPER = """
+data = split_digits(tasks = 5)
+target = sequential(linear(out = 16), relu(), linear(out = 10))
+hypernet = hypernet(input = task_embedding(dim = 8), body = mlp(hidden = [16], activation = relu()),
+                    head = full(), generate = ["linear"])
+train = train(epochs = 2, batch_size = 64, optimizer = {opt}, weight_decay = {wd}, seed = {seed}{extra})
+"""
+
+# Members differ in everything a member keeps for itself.
+VARIANTS = [
+    dict(opt="adam(lr = 0.003)", wd=0.0, seed=1, extra=""),
+    dict(opt="adam(lr = 0.01, betas = [0.8, 0.99])", wd=0.001, seed=2, extra=", clip = 0.5"),
+    dict(opt="adam(lr = 0.002)", wd=0.0, seed=1, extra=", label_smoothing = 0.1, schedule = cosine(warmup = 0.5)"),
+]
+SGD_VARIANTS = [
+    dict(opt="sgd(lr = 0.05, momentum = 0.9)", wd=0.0, seed=1, extra=""),
+    dict(opt="sgd(lr = 0.1, momentum = 0.0)", wd=0.001, seed=2, extra=", clip = 1.0"),
+    dict(opt="sgd(lr = 0.05, momentum = 0.9, nesterov = true)", wd=0.0, seed=3, extra=", schedule = cosine()"),
+]
+
+
+def program(text, drop="", **kw):
+    return hypsearch.loads(text.format(drop=drop, **kw)).sample()
+
+
+def built(p, dataset):
+    seed_everything(p.train.seed)
+    return build(p, input_shape=tuple(dataset.info.input_shape), tasks=max(1, dataset.tasks))
+
+
+def same(a, b, rel):
+    assert len(a) == len(b)
+    for ha, hb in zip(a, b):
+        assert sorted(ha) == sorted(hb)
+        for key in ha:
+            assert hb[key] == pytest.approx(ha[key], rel=rel, abs=rel), (ha["epoch"], key)
+
+
+@pytest.mark.parametrize("text,task_input,layout,rel", [
+    (MLP, False, "chain", 1e-4), (MLP, False, "vmap", 1e-4), (CONV, False, "auto", 1e-4),
+    # the task-conditioned generator selects rows of all tasks' weights: other rounding, same values
+    (HYPER, True, "auto", 1e-3),
+])
+def test_each_member_matches_the_same_program_trained_alone(text, task_input, layout, rel):
+    programs = [program(text, **v) for v in VARIANTS]
+    if text is CONV:  # sgd with and without (nesterov) momentum
+        programs = [program(text, **v) for v in SGD_VARIANTS]
+    dataset = load_data(programs[0].data, None)
+    torch.set_num_threads(1)
+    alone = [fit(built(p, dataset), dataset, p.train, task_input=task_input) for p in programs]
+    members = [Member(built(p, dataset), p.train, p.train.seed) for p in programs]
+    results, pop = train_population(members, dataset, task_input=task_input, layout=layout)
+    assert pop.kind == ("chain" if text is MLP and layout != "vmap" else "vmap")
+    for a, r in zip(alone, results):
+        assert r.error is None
+        same(a, r.history, rel)
+
+
+def test_a_member_whose_loss_diverges_fails_alone():
+    good = program(MLP, opt="sgd(lr = 0.05, momentum = 0.9)", wd=0.0, seed=1, extra="")
+    bad = program(MLP, opt="sgd(lr = 1e30, momentum = 0.9)", wd=0.0, seed=1, extra="")
+    dataset = load_data(good.data, None)
+    members = [Member(built(p, dataset), p.train, p.train.seed) for p in (bad, good)]
+    results, _ = train_population(members, dataset)
+    error = results[0].error or ""
+    assert "is nan" in error or "is inf" in error
+    assert results[1].error is None
+    same(fit(built(good, dataset), dataset, good.train), results[1].history, 1e-4)
+
+
+@pytest.mark.parametrize("layout", ["chain", "vmap"])
+def test_dropout_is_per_member_with_independent_masks(layout):
+    ps = [0.0, 0.5, 0.5]
+    programs = [program(MLP, drop=f"dropout(p = {p}), ", opt="adam(lr = 0.003)", wd=0.0, seed=1, extra="")
+                for p in ps]
+    dataset = load_data(programs[0].data, None)
+    members = [Member(built(p, dataset), p.train, p.train.seed) for p in programs]
+    results, _ = train_population(members, dataset, layout=layout)
+    # p = 0 is no dropout at all: exactly the program trained alone
+    same(fit(built(programs[0], dataset), dataset, programs[0].train), results[0].history, 1e-4)
+    losses = [r.history[0]["train_loss"] for r in results]
+    assert losses[1] != losses[2]  # same seed, same p: different masks
+    assert min(losses[1:]) > losses[0]  # dropping half the units slows the first epoch's fit
+
+
+def trials_of(programs):
+    return [Trial(i, {}, program=hypsearch.dumps(p)) for i, p in enumerate(programs)]
+
+
+def test_packs_over_the_memory_estimate_split_and_give_the_same_results(caplog):
+    programs = [program(MLP, **v) for v in VARIANTS]
+    dataset = load_data(programs[0].data, None)
+    with caplog.at_level(logging.INFO, logger="hypsearch.packed"):
+        packed = {t.id: t for t, _, _ in evaluate_pack(trials_of(programs), programs, memory_budget=1)}
+    assert "split in 3 parts" in caplog.text
+    for i, p in enumerate(programs):
+        assert packed[i].status is Status.OK
+        same(fit(built(p, dataset), dataset, p.train), packed[i].metrics, 1e-4)
+
+
+def test_batch_norm_programs_train_alone_as_unpacked():
+    text = MLP.replace("relu(), {drop}", "batchnorm(), relu(), {drop}")
+    programs = [program(text, **v) for v in VARIANTS[:2]]
+    dataset = load_data(programs[0].data, None)
+    assert "batch-norm" in unpackable_reason(built(programs[0], dataset))
+    finished = {t.id: t for t, _, _ in evaluate_pack(trials_of(programs), programs)}
+    for i, p in enumerate(programs):
+        assert finished[i].status is Status.OK
+        same(fit(built(p, dataset), dataset, p.train), finished[i].metrics, 1e-6)
+
+
+SPACE = """
+data = digits()
+target = sequential(linear(out = 16), relu(), dropout(p = floatv(0.0, 0.3)), linear(out = 10))
+train = train(epochs = 1, batch_size = 64, optimizer = adam(lr = floatv(1e-3, 1e-2, log = true)),
+              weight_decay = floatv(1e-6, 1e-3, log = true), seed = intv(0, 1000))
+objective = maximize("val_accuracy")
+search = search(algo = "random", trials = 6, pack = 4, repeats = 2)
+"""
+
+
+def test_search_block_pack_and_repeats_record_each_seed_and_the_std(tmp_path):
+    space = tmp_path / "space.hyp"
+    space.write_text(SPACE)
+    exp = hypsearch.run(str(space), executor="inline", seed=3, out=str(tmp_path / "exp"))
+    run = json.loads((tmp_path / "exp" / "run.json").read_text())
+    assert run["settings"]["pack"] == 4 and run["settings"]["repeats"] == 2
+    assert len(exp.trials) == 6 and all(t.status is Status.OK for t in exp.trials)
+    lines = [json.loads(line) for line in (tmp_path / "exp" / "trials.jsonl").read_text().splitlines()]
+    finished = [line for line in lines if line["status"] == "ok"]
+    assert len(finished) == 6
+    for line in finished:
+        rep = line["repeats"]
+        assert rep["seeds"] == [line["choices"]["train.seed"], line["choices"]["train.seed"] + 1]
+        assert line["value"] == pytest.approx(sum(rep["values"]) / 2)
+        assert rep["std"] == pytest.approx(abs(rep["values"][0] - rep["values"][1]) / 2 ** 0.5)
+    assert os.path.exists(tmp_path / "exp" / "best.pt")
+    model = hypsearch.load_model(str(tmp_path / "exp" / "best.pt"))
+    assert model(torch.zeros(2, 64)).shape == (2, 10)
+
+
+def test_cli_pack_needs_the_inline_executor(tmp_path):
+    space = tmp_path / "space.hyp"
+    space.write_text(SPACE)
+    proc = subprocess.run([sys.executable, "-m", "hypsearch.cli", "run", str(space), "--pack", "8", "--executor", "ray",
+                           "--out", str(tmp_path / "exp")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--executor inline" in proc.stderr and "Traceback" not in proc.stderr
