@@ -46,9 +46,9 @@ def torch_exp(tmp_path_factory):
     pytest.importorskip("mlflow", reason="the `mlflow` extra is not installed")
     d = tmp_path_factory.mktemp("torch")
     (d / "space.hyp").write_text(TORCH_SPACE)
-    exp = hypsearch.run(str(d / "space.hyp"), executor="inline", algo="random", trials=4, seed=1,
+    exp = hypsearch.run(str(d / "space.hyp"), executor="inline", algo="random", trials=3, seed=1,
                         out=str(d / "torch_exp"), log=["tensorboard", "mlflow"])
-    assert len(exp.trials) == 4
+    assert len(exp.trials) == 3
     return exp
 
 
@@ -59,10 +59,11 @@ def py_exp(tmp_path_factory):
     (d / "objective.py").write_text(OBJECTIVE)
     exp = hypsearch.run(str(d / "space.hyp"), executor="inline", algo="random", trials=16, seed=4, out=str(d / "py_exp"))
     # A trial a scheduler stopped early, as the Ray executor with --scheduler asha journals it.
+    end = max(t.finished for t in exp.trials)
     journal = Journal(str(d / "py_exp" / "trials.jsonl"))
     journal.append(Trial(99, {"lr": 0.2, "width": 2, "noise": 1}, status=Status.STOPPED, value=0.05, budget=0.5,
                          metrics=[{"value": 0.05}], choices={"lr": 0.2, "width": 2, "noise": 0.2},
-                         program="lr = 0.2\nwidth = 2\nnoise = 0.2\n", started=1.0, finished=2.0))
+                         program="lr = 0.2\nwidth = 2\nnoise = 0.2\n", started=end, finished=end + 0.5))
     journal.close()
     exp = hypsearch.runner.Experiment.open(str(d / "py_exp"))
     statuses = {t.status for t in exp.trials}
@@ -197,3 +198,26 @@ def test_plot_and_log_user_errors_exit_2(py_exp, torch_exp, tmp_path, capsys):
 def test_run_json_keeps_the_log_setting_for_resume(torch_exp):
     with open(f"{torch_exp.dir}/run.json") as f:
         assert json.load(f)["settings"]["log"] == ["tensorboard", "mlflow"]
+
+
+def test_ray_executor_writes_the_same_tensorboard_runs(ray_local, torch_exp, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    space = tmp_path / "space.hyp"
+    space.write_text(TORCH_SPACE)
+    ray_exp = hypsearch.run(str(space), executor="ray", algo="random", trials=2, seed=1, out=str(tmp_path / "ray_exp"),
+                            log=["tensorboard"], max_concurrent=2)
+
+    def curves(exp):
+        out = {}
+        for t in exp.trials:
+            ea = EventAccumulator(f"{exp.dir}/tensorboard/trial_{t.id:04d}")
+            ea.Reload()
+            out[t.id] = [(s.step, s.value) for s in ea.Scalars("val_accuracy")]
+        return out
+
+    inline, ray = curves(torch_exp), curves(ray_exp)
+    assert set(ray) == {0, 1} and set(inline) == {0, 1, 2}
+    for tid in ray:
+        assert [s for s, _ in ray[tid]] == [s for s, _ in inline[tid]]
+        assert [v for _, v in ray[tid]] == pytest.approx([v for _, v in inline[tid]], rel=1e-4)

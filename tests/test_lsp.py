@@ -154,6 +154,32 @@ async def test_hover_components_arguments_and_decisions(client):
 
 
 @pytest.mark.asyncio(loop_scope="module")
+async def test_hover_decisions_of_def_bodies_and_arguments(client, tmp_path):
+    text = ("def block(w) = sequential(linear(out = w), dropout(p = floatv(0.0, 0.5)))\n"
+            "target = sequential(\n"
+            "  repeat(intv(1, 2), block(oneof(8, 16))),\n"
+            "  block(32),\n"
+            "  repeat(2, relu()),\n"
+            "  linear(out = 10),\n"
+            ")\n")
+    path = tmp_path / "defs.hyp"
+    path.write_text(text, encoding="utf-8")
+    uri, diags = await open_doc(client, path)
+    assert diags == []
+    # A decision in a def body: one per use, and per repeat copy.
+    h = await hover_text(client, uri, where(text, "floatv"))
+    assert "3 decisions" in h and "`target.layers[1].layers[1].p`: floatv(0.0, 0.5), always active" in h
+    assert "`target.layers[0][1].layers[1].p`: floatv(0.0, 0.5), active when `target.layers[0].n` in [2]" in h
+    # A decision passed as a def argument: named where the body uses the parameter.
+    h = await hover_text(client, uri, where(text, "oneof(8"))
+    assert "`target.layers[0][0].layers[0].out`: oneof(8, 16)" in h and "2 decisions" in h
+    h = await hover_text(client, uri, where(text, "repeat(intv"))
+    assert "`target.layers[0].n`: intv(1, 2), always active" in h
+    h = await hover_text(client, uri, where(text, "repeat(2"))
+    assert "its count is fixed" in h
+
+
+@pytest.mark.asyncio(loop_scope="module")
 async def test_hover_user_component_and_let(client, tmp_path):
     (tmp_path / "my_layers.py").write_text(
         "import hypsearch\n\n"

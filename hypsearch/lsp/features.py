@@ -106,13 +106,25 @@ def _call_end(doc: Document, lpar: int) -> int:
     return len(toks) - 1
 
 
-def decision_path(doc: Document, stmt: Statement, frames: Sequence[Frame]) -> Optional[str]:
-    """A regular expression for the names of the decision a primitive at the end of `frames`
-    makes, from the text alone (None inside a `def`, whose decisions are named where used)."""
-    if stmt.kind not in ("field", "let"):
+def decision_path(doc: Document, stmt: Statement, frames: Sequence[Frame], prefix: Optional[str] = None,
+                  depth: int = 0) -> Optional[str]:
+    """A regular expression for the names of the decisions a primitive at the end of `frames`
+    makes, from the text alone. A `def` body has no path of its own: it gets `prefix`, the path of
+    one of its uses; an argument of a `def` call gets the path where the body uses the parameter."""
+    if prefix is not None:
+        parts = [prefix]
+    elif stmt.kind in ("field", "let"):
+        parts = [re.escape(stmt.name)]
+    else:
         return None
-    parts = [re.escape(stmt.name)]
+    defs = doc.definitions("def")
     for f in frames:
+        if f.callee in defs and depth < 8:
+            inner = _parameter_path(doc, defs[f.callee], f, "".join(parts), depth)
+            if inner is None:
+                return None
+            parts = [inner]
+            continue
         if f.callee is None:
             parts.append(rf"\[{f.index}\]")
             continue
@@ -136,6 +148,36 @@ def decision_path(doc: Document, stmt: Statement, frames: Sequence[Frame]) -> Op
         if name == cls.__hyp_varargs__:
             parts.append(rf"\[{f.positional}\]")
     return "".join(parts)
+
+
+def _parameter_path(doc: Document, d: Statement, f: Frame, prefix: str, depth: int) -> Optional[str]:
+    """Path of the argument filled at frame `f` of a call of the `def` `d` whose result sits at
+    `prefix`: where the body first uses that parameter."""
+    names = [p.value for p in d.params]
+    param = f.keyword or (names[f.positional] if f.positional < len(names) else None)
+    if param is None:
+        return None
+    toks = doc.tokens
+    for k in range(d.body, min(d.last + 1, len(toks))):
+        t = toks[k]
+        nxt = toks[k + 1] if k + 1 < len(toks) else None
+        if t.type == "NAME" and t.value == param and (nxt is None or nxt.type not in ("EQUAL", "LPAR")):
+            return decision_path(doc, d, doc.frames(d, k), prefix=prefix, depth=depth + 1)
+    return None
+
+
+def _def_uses(doc: Document, d: Statement) -> List[str]:
+    """Paths (regular expressions) of every use of the `def` `d` in fields and lets."""
+    out = []
+    for i, t in enumerate(doc.tokens):
+        if (t.type == "NAME" and t.value == d.name and i + 1 < len(doc.tokens) and doc.tokens[i + 1].type == "LPAR"
+                and not d.first <= i <= d.first + 1):
+            s = doc.statement_of(i)
+            if s is not None and s.kind in ("field", "let"):
+                path = decision_path(doc, s, doc.frames(s, i))
+                if path is not None:
+                    out.append(path)
+    return out
 
 
 def _candidate_callee(doc: Document, f: Frame, j: int) -> Optional[str]:
@@ -177,13 +219,19 @@ def decisions_at(doc: Document, space, index: int) -> Tuple[Optional[str], list]
         if found:
             return t.value, found
     frames = doc.frames(stmt, index)
-    pattern = decision_path(doc, stmt, frames)
-    if pattern is not None:
+    if stmt.kind == "def":  # every use of the def makes its own copies of the body's decisions
+        patterns = [p for use in _def_uses(doc, stmt) for p in [decision_path(doc, stmt, frames, prefix=use)] if p]
+    else:
+        patterns = [p for p in [decision_path(doc, stmt, frames)] if p]
+    if patterns:
+        pattern = "|".join(f"(?:{p})" for p in patterns)
         if t.value == "optional":
-            pattern = rf"{pattern}(?:\.value)?"
-        rx = re.compile(pattern + r"(?:@.*)?")
+            pattern = rf"(?:{pattern})(?:\.value)?"
+        elif t.value == "repeat":
+            pattern = rf"(?:{pattern})\.n"  # the count is the repeat's decision
+        rx = re.compile(f"(?:{pattern})" + r"(?:@.*)?")
         found = [d for d in decisions if rx.fullmatch(d.name)]
-        if found:
+        if found or t.value == "repeat":
             return t.value, found
     # Inside a `def`, or a path the text does not show: the decisions of this kind whose name ends
     # with the argument the call fills.
@@ -197,7 +245,7 @@ def decisions_at(doc: Document, space, index: int) -> Tuple[Optional[str], list]
     return t.value, found
 
 
-def _decision_markdown(keyword: str, decisions: list) -> str:
+def _decision_markdown(keyword: str, decisions: list, checked: bool = True) -> str:
     sig, doc = vocab.PRIMITIVE_DOCS[keyword]
     lines = [f"```hyp\n{sig}\n```", f"*decision primitive*: {doc}"]
     if decisions:
@@ -211,8 +259,12 @@ def _decision_markdown(keyword: str, decisions: list) -> str:
             lines.append(f"{'- ' if many else ''}`{d.name}`: {d.describe()}{when}")
         if len(decisions) > 12:
             lines.append(f"- ... and {len(decisions) - 12} more")
-    else:
+    elif not checked:
         lines.append("\n(its name and domain show once the file checks)")
+    elif keyword == "repeat":
+        lines.append("\nits count is fixed: no decision of its own")
+    else:
+        lines.append("\n(no decision of the last checked version of the file is written here)")
     return "\n".join(lines)
 
 
@@ -231,7 +283,7 @@ def hover(doc: Document, space, line: int, character: int) -> Optional[lsp.Hover
     lets = doc.definitions("let")
     if nxt is not None and nxt.type == "LPAR":
         if t.value in PRIMITIVES:
-            text = _decision_markdown(*decisions_at(doc, space, i))
+            text = _decision_markdown(*decisions_at(doc, space, i), checked=space is not None)
         elif t.value in defs:
             text = _definition_markdown(doc, defs[t.value])
         else:
