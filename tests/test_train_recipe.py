@@ -192,3 +192,19 @@ def test_compile_that_fails_falls_back_to_the_plain_model_with_a_warning(monkeyp
     with pytest.warns(RuntimeWarning, match=r"torch.compile failed \(RuntimeError: no C\+\+ compiler\)"):
         history = fit(mlp(4, 3), load_data(D.iris()), recipe("train(epochs = 1, compile = true)"))
     assert len(history) == 1
+
+
+# ---- the inline executor's device --------------------------------------------------------------
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
+def test_inline_device_cuda_without_a_gpu_is_a_clear_error(tmp_path):
+    (tmp_path / "s.hyp").write_text("data = iris()\ntarget = linear(out = 3)\ntrain = train(epochs = 1)\n")
+    with pytest.raises(hypsearch.HypError, match=r"--device cuda: torch sees no CUDA GPU"):
+        hypsearch.run(str(tmp_path / "s.hyp"), executor="inline", device="cuda", trials=1, algo="random", seed=0,
+                      out=str(tmp_path / "exp"))
+
+
+def test_an_unknown_device_lists_the_valid_ones(tmp_path):
+    (tmp_path / "s.hyp").write_text("data = iris()\ntarget = linear(out = 3)\n")
+    with pytest.raises(hypsearch.HypError, match=r"unknown device `tpu`; valid: auto, cpu, cuda"):
+        hypsearch.run(str(tmp_path / "s.hyp"), executor="inline", device="tpu", trials=1, out=str(tmp_path / "exp"))
