@@ -46,9 +46,9 @@ def torch_exp(tmp_path_factory):
     pytest.importorskip("mlflow", reason="the `mlflow` extra is not installed")
     d = tmp_path_factory.mktemp("torch")
     (d / "space.hyp").write_text(TORCH_SPACE)
-    exp = hypsearch.run(str(d / "space.hyp"), executor="inline", algo="random", trials=3, seed=1,
+    exp = hypsearch.run(str(d / "space.hyp"), executor="inline", algo="random", trials=2, seed=1,
                         out=str(d / "torch_exp"), log=["tensorboard", "mlflow"])
-    assert len(exp.trials) == 3
+    assert len(exp.trials) == 2
     return exp
 
 
@@ -217,7 +217,7 @@ def test_ray_executor_writes_the_same_tensorboard_runs(ray_local, torch_exp, tmp
         return out
 
     inline, ray = curves(torch_exp), curves(ray_exp)
-    assert set(ray) == {0, 1} and set(inline) == {0, 1, 2}
+    assert set(ray) == set(inline) == {0, 1}
     for tid in ray:
         assert [s for s, _ in ray[tid]] == [s for s, _ in inline[tid]]
         assert [v for _, v in ray[tid]] == pytest.approx([v for _, v in inline[tid]], rel=1e-4)

@@ -67,10 +67,6 @@ def test_cli_progress_on_a_terminal_and_not_when_captured(tmp_path):
     captured = subprocess.run(cmd + ["--out", "captured"], cwd=tmp_path, capture_output=True, text=True, timeout=240)
     assert captured.returncode == 0, captured.stderr
     assert "starting:" not in captured.stderr and "trials  best" not in captured.stderr
-    forced = subprocess.run(cmd + ["--out", "forced", "--progress"], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=240)
-    assert "starting: 2 trials of random search with the inline executor" in forced.stderr
-    assert "(trial 0 ok" in forced.stderr or "(trial 1 ok" in forced.stderr
 
     leader, follower = pty.openpty()
     proc = subprocess.Popen(cmd + ["--out", "tty"], cwd=tmp_path, stdin=follower, stdout=follower, stderr=follower)
