@@ -58,6 +58,7 @@ def test_features_never_raise_on_corrupted_text(example):
         _, diags = features.check(doc, path)
         for d in diags:
             assert d.message and d.range.start.line <= d.range.end.line
+            assert not d.message.startswith(features.INTERNAL), d.message
         features.symbols(doc)
         for line, ch in positions(text, rng, 6):
             features.hover(doc, space, line, ch)  # the last good space, as the server keeps it

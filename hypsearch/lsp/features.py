@@ -24,6 +24,7 @@ from . import vocab
 from .document import PRIMITIVES, Document, Frame, Statement, Token, unquote
 
 SOURCE = "hypsearch"
+INTERNAL = "internal error of hypsearch while checking this file (please report it)"
 _PRIMITIVE_KINDS = {"oneof": "choice", "optional": "choice", "manyof": "subset", "intv": "int", "floatv": "float"}
 
 
@@ -57,6 +58,9 @@ def check(doc: Document, path: str):
         return None, [_diagnostic(doc, e, path)]
     except RecursionError:
         return None, [lsp.Diagnostic(_range(doc, 0, 0), "the file nests too deeply to check",
+                                     severity=lsp.DiagnosticSeverity.Error, source=SOURCE)]
+    except Exception as e:  # noqa: BLE001 - a bug in the checker: said in the editor, not swallowed
+        return None, [lsp.Diagnostic(_range(doc, 0, 0), f"{INTERNAL}: {type(e).__name__}: {e}",
                                      severity=lsp.DiagnosticSeverity.Error, source=SOURCE)]
     return space, []
 
