@@ -16,6 +16,7 @@ from hypsearch.search.trial import Status, Trial
 from .experiment import Experiment
 
 KINDS = ("history", "importance", "parallel")
+REPEATS = 10  # shuffles per decision in the permutation importance
 
 
 def objective_name(exp: Experiment) -> Optional[str]:
@@ -168,8 +169,8 @@ def importances(exp: Experiment, seed: int = 0) -> Tuple[List[str], List[float],
     if not names:
         raise HypError(f"{exp.dir}: its trials have no decisions to rank")
     y = np.array([t.value for t in trials])
-    forest = RandomForestRegressor(n_estimators=200, min_samples_leaf=1, random_state=seed).fit(X, y)
-    r = permutation_importance(forest, X, y, n_repeats=20, random_state=seed)
+    forest = RandomForestRegressor(n_estimators=100, min_samples_leaf=1, random_state=seed).fit(X, y)
+    r = permutation_importance(forest, X, y, n_repeats=REPEATS, random_state=seed)
     order = np.argsort(-r.importances_mean)
     return ([names[i] for i in order], [float(r.importances_mean[i]) for i in order],
             [float(r.importances_std[i]) for i in order], len(trials))
@@ -186,7 +187,7 @@ def importance(exp: Experiment, out: str) -> str:
     ax.set_yticklabels(names, fontsize=8)
     ax.set_xlabel(f"drop in R² of the fitted model when the decision is shuffled ({objective_name(exp) or 'objective'})")
     ax.set_title(f"decision importance: permutation importance of a random forest\nfitted to {n} trials' "
-                 f"decisions -> value (mean ± std of 20 shuffles)", fontsize=9)
+                 f"decisions -> value (mean ± std of {REPEATS} shuffles)", fontsize=9)
     ax.axvline(0, color="0.5", linewidth=0.8)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
