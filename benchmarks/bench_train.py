@@ -10,8 +10,12 @@ and (CIFAR-shaped models) random_crop(4) + flip() done with tensor ops on the de
 runs whole epochs; a figure is the time per training step (epoch time / steps), the median over
 interleaved rounds (every variant once per round, so load on a shared machine hits all alike).
 `--compile` adds both sides under torch.compile (a compile warm-up epoch is excluded).
+`--heads` times what `train(compile = true)` buys for hypernetworks generating that MLP with each
+head (full, chunked(4096), lowrank(8); task-embedding input, an MLP body of 64) and for the plain
+MLP: the same `fit`, eager against compiled (there is no hand-written side to these).
 
     python benchmarks/bench_train.py [--device cpu|cuda] [--repeats 7] [--samples 1024] [--threads N] [--compile]
+                                     [--heads]
 """
 
 from __future__ import annotations
@@ -158,9 +162,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--compile", action="store_true", help="also both sides under torch.compile")
     ap.add_argument("--only", default="", help="comma-separated subset of mlp,conv,resnet")
+    ap.add_argument("--heads", action="store_true", help="eager against compiled fit for hypernetwork heads")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.heads:
+        heads(args)
+        return
     cases = {"mlp": (MLP_HYP, hand_mlp, (64,)), "conv": (CONV_HYP, hand_conv, (3, 32, 32)),
              "resnet": (RESNET_HYP, hand_resnet, (3, 32, 32))}
     if args.only:
@@ -211,6 +219,46 @@ def main() -> None:
             ours_ms = statistics.median(times[k]) * 1e3
             hand_ms = statistics.median(times[f"{tag} | by hand"]) * 1e3
             print(f"{tag:<18} {ours_ms:>10.2f} {hand_ms:>10.2f} {ours_ms / hand_ms:>6.2f}x")
+
+
+HEADS = {"plain mlp": "", "full head": "full()", "chunked head": "chunked(size = 4096)",
+         "lowrank head": "lowrank(rank = 8)"}
+
+
+def heads(args: argparse.Namespace) -> None:
+    """`fit` eager against `fit` with compile = true, per hypernetwork head (and the plain MLP)."""
+    ds = dataset((64,), args.samples)
+    variants: Dict[str, Callable[[], float]] = {}
+    steps = math.ceil(args.samples / BATCH)
+    for name, head in HEADS.items():
+        text = MLP_HYP
+        if head:
+            text += (f"\nhypernet = hypernet(input = task_embedding(dim = 16), body = mlp(hidden = [64]), "
+                     f"head = {head}, generate = [\"linear\"])")
+        for compiled in (False, True):
+            recipe = hypsearch.loads("train = " + RECIPE.format(epochs=1, compile=str(compiled).lower())).sample().train
+
+            def run(text=text, recipe=recipe, hyper=bool(head)):
+                model = built(text, (64,))
+                t = time.perf_counter()
+                fit(model, ds, recipe, device=args.device, task_input=hyper)
+                _sync(args.device)
+                return (time.perf_counter() - t) / steps
+
+            variants[f"{name}|{compiled}"] = run
+            if compiled:
+                run()  # warm-up: compilation
+    times: Dict[str, List[float]] = {k: [] for k in variants}
+    for _ in range(args.repeats):
+        for k, fn in variants.items():
+            times[k].append(fn())
+    print(f"device {args.device}, {args.samples} samples, batch {BATCH}, {args.repeats} rounds; "
+          "ms per train step (median), train(compile = false) against true")
+    plain = statistics.median(times["plain mlp|False"])
+    print(f"{'model':<14} {'eager':>8} {'compiled':>9} {'gain':>6} {'eager/plain':>12}")
+    for name in HEADS:
+        eager, comp = statistics.median(times[f"{name}|False"]), statistics.median(times[f"{name}|True"])
+        print(f"{name:<14} {eager * 1e3:>8.2f} {comp * 1e3:>9.2f} {eager / comp:>5.2f}x {eager / plain:>11.2f}x")
 
 
 def _sync(device: str) -> None:
