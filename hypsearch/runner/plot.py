@@ -115,7 +115,9 @@ def history(experiments: Sequence[Experiment], out: str) -> str:
     by_trial.set_xlabel("trial (in finishing order)")
     by_time.set_xlabel("wall time (s)")
     for ax in (by_trial, by_time):
-        ax.set_ylabel(_value_label(experiments[0]))
+        ax.set_ylabel(_value_label(experiments[0]) if len({objective_name(e) for e in experiments}) == 1
+                      else "objective value of each run (" + ", ".join(sorted({objective_name(e) or "objective"
+                                                                             for e in experiments})) + ")")
         ax.grid(alpha=0.3)
     by_trial.legend(fontsize=7)
     fig.suptitle("search history: every trial and the best so far", fontsize=10)
@@ -194,6 +196,21 @@ def importance(exp: Experiment, out: str) -> str:
     return _save(fig, out)
 
 
+def _looks_log(values: Any) -> bool:
+    """Whether values spread like a log-scale decision's: over a decade or more, with their median
+    nearer the middle of the range on a log axis than on a linear one (the journal keeps values,
+    not domains, so the scale is read from the values)."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    if v.size < 3 or v.min() <= 0 or v.max() / v.min() < 10:
+        return False
+    lo, hi, med = v.min(), v.max(), float(np.median(v))
+    linear = abs((med - lo) / (hi - lo) - 0.5)
+    log = abs((np.log(med) - np.log(lo)) / (np.log(hi) - np.log(lo)) - 0.5)
+    return bool(log < linear)
+
+
 def parallel(exp: Experiment, out: str) -> str:
     """Parallel coordinates: one axis per decision (scaled to [0, 1]; categories in order of
     appearance, inactive below 0) and the value last, each trial a line coloured by its value."""
@@ -208,8 +225,8 @@ def parallel(exp: Experiment, out: str) -> str:
     cols = [X[:, j] for j in range(len(names))] + [y]
     labels = names + [_value_label(exp)]
     scaled = []
-    logs = [k < len(names) and not codes[k] and float(np.min(c)) > 0 and float(np.max(c)) / float(np.min(c)) > 20
-            for k, c in enumerate(cols)]  # a range over decades (a log-scale floatv) reads on a log axis
+    logs = [k < len(names) and not codes[k] and _looks_log(c[[names[k] in t.choices for t in trials]])
+            for k, c in enumerate(cols)]
     for c, log in zip(cols, logs):
         c = np.log10(c) if log else c
         lo, hi = float(np.min(c)), float(np.max(c))
@@ -224,14 +241,17 @@ def parallel(exp: Experiment, out: str) -> str:
         ax.plot(range(len(labels)), M[i], color=cmap(frac), alpha=0.7, linewidth=1.2)
     for k, c in enumerate(cols):
         ax.axvline(k, color="0.3", linewidth=0.8)
-        lo, hi = float(np.min(c)), float(np.max(c))
+        inactive = np.array([names[k] not in t.choices for t in trials]) if k < len(names) else np.zeros(len(c), bool)
+        if inactive.any():
+            ax.text(k + 0.03, float(M[inactive, k][0]), "inactive", fontsize=6, va="center", style="italic")
         if k < len(names) and codes[k]:
             for text, code in codes[k].items():
-                pos = (code - lo) / (hi - lo) if hi > lo else 0.5
-                ax.text(k + 0.03, pos, text.strip("'")[:18], fontsize=6, va="center")
+                rows = np.flatnonzero(X[:, k] == code)
+                ax.text(k + 0.03, float(M[rows[0], k]), text.strip("'")[:18], fontsize=6, va="center")
         else:
-            ax.text(k + 0.03, 0.0, f"{lo:.3g}", fontsize=6, va="center")
-            ax.text(k + 0.03, 1.0, f"{hi:.3g}", fontsize=6, va="center")
+            active = np.flatnonzero(~inactive)
+            for i in (active[np.argmin(c[active])], active[np.argmax(c[active])]):
+                ax.text(k + 0.03, float(M[i, k]), f"{c[i]:.3g}", fontsize=6, va="center")
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels([f"{l} (log)" if log else l for l, log in zip(labels, logs)], rotation=25, ha="right", fontsize=7)
     ax.set_yticks([])
