@@ -93,6 +93,22 @@ def _schedule(name, cls):
     return None if len(history) == 1 else "is not a schedule the runner's fit trains with"
 
 
+def _regime(name, cls):
+    from hypsearch.dsl.vocabulary.training import train
+    from hypsearch.runner.regimes import train_regime
+
+    x = np.random.default_rng(0).standard_normal((16, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    tasks = np.repeat(np.arange(2), 8)
+    data = Dataset("tiny_tasks", x, y, x.copy(), y.copy(), DataInfo((3,), 2, tasks=2), task_train=tasks,
+                   task_val=tasks.copy())
+    program = Program(target=L.linear(out=2), hypernet=H.hypernet(input=H.task_embedding(dim=2),
+                                                                  body=H.mlp(hidden=[4])))
+    model = hypsearch.build(program, input_shape=(3,), tasks=2)
+    history = train_regime(model, data, train(epochs=1, batch_size=4, regime=cls()), task_input=True)
+    return None if history and "cl_accuracy" in history[-1] else "is not a regime the runner trains with"
+
+
 def _objective(name, cls):
     objective_of(Program(objective=cls()))  # raises for a component the runner does not score by
     return None
@@ -115,6 +131,7 @@ HOMES = {
     "train": _train,
     "augment": _augment,
     "schedule": _schedule,
+    "regime": _regime,
     "objective": _objective,
     "search": _search,
 }

@@ -65,6 +65,43 @@ class onecycle(Schedule):
     final_div: Annotated[float, "the last lr is lr / (div * final_div)"] = 1e4
 
 
+class Regime(Component):
+    """Base of training regimes: how the tasks of a multi-task data set reach the model."""
+
+
+@builtin("regime")
+class joint(Regime):
+    """All tasks at once, batches mixing them (the default; the upper bound of a sequential run)."""
+
+
+@builtin("regime")
+class finetune(Regime):
+    """Tasks one after another in task order, nothing protecting earlier ones (the forgetting baseline)."""
+
+    epochs_per_task: Annotated[Optional[int], "epochs on each task (none: train.epochs)"] = None
+    fresh_optimizer: Annotated[bool, "a new optimizer (and schedule) for each task"] = True
+
+
+@builtin("regime")
+class continual(Regime):
+    """Tasks one after another; the hypernetwork's outputs for earlier task embeddings are held to
+    their snapshots by an output regulariser (von Oswald et al., ICLR 2020)."""
+
+    beta: Annotated[float, "weight of the output regulariser"] = 0.01
+    epochs_per_task: Annotated[Optional[int], "epochs on each task (none: train.epochs)"] = None
+    fresh_optimizer: Annotated[bool, "a new optimizer (and schedule) for each task"] = True
+
+
+@builtin("regime")
+class ewc(Regime):
+    """Tasks one after another with (online) elastic weight consolidation on every trained parameter."""
+
+    strength: Annotated[float, "weight of the quadratic penalty (lambda)"] = 100.0
+    samples: Annotated[int, "training samples per task for the diagonal Fisher estimate"] = 200
+    epochs_per_task: Annotated[Optional[int], "epochs on each task (none: train.epochs)"] = None
+    fresh_optimizer: Annotated[bool, "a new optimizer (and schedule) for each task"] = True
+
+
 @builtin("train")
 class train(Component):
     """How a trial trains its program."""
@@ -84,3 +121,4 @@ class train(Component):
     compile: Annotated[bool, "run the model through torch.compile (falls back, with a warning, if it fails)"] = False
     loading: Annotated[str, "\"auto\", \"device\" (held on the device) or \"stream\" (DataLoader)"] = "auto"
     workers: Annotated[int, "DataLoader worker processes when streaming"] = 2
+    regime: Annotated[Regime, "joint(), or tasks one after another: finetune(), continual(...), ewc(...)"] = joint()

@@ -29,7 +29,8 @@ def main(args: argparse.Namespace) -> int:
     # The runner loads on use: every command module is imported to build the CLI's parser, and
     # `check` or `sample` must not pay for (or depend on) the runner.
     from hypsearch.runner.experiment import Experiment
-    from hypsearch.runner.report import failure_summary, sort_trials, trials_table
+    from hypsearch.runner.accuracy_matrix import table as accuracy_table
+    from hypsearch.runner.report import failure_summary, last_metrics, sort_trials, trials_table
 
     if args.top is not None:
         count(args.top, "--top", 0, 10_000_000)
@@ -58,4 +59,7 @@ def main(args: argparse.Namespace) -> int:
     if best is not None:
         print(f"\nbest: trial {best.id}, value {best.value:.6g}" + (f"  ({exp.best_hyp})" if exp.best_hyp else ""))
         print(best.program.rstrip())
+        matrix = last_metrics(best).get("accuracy_matrix")
+        if matrix:  # a multi-task classification set: how the best trial did on each task, in turn
+            print("\n" + accuracy_table(matrix))
     return 0

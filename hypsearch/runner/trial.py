@@ -167,14 +167,15 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
     from hypsearch.dsl.vocabulary.training import train as TrainRecipe
 
     from .augment import augment_of
-    from .train import fit, metric_names, seed_everything
+    from .regimes import regime_metric_names, train_regime
+    from .train import metric_names, seed_everything
 
-    reported = metric_names(dataset.info, dataset.multitask)
+    recipe = program.train if program.train is not None else TrainRecipe()
+    reported = metric_names(dataset.info, dataset.multitask) + regime_metric_names(recipe, dataset)
     if objective.metric not in reported:
         shown = [m for m in reported if m not in ("epoch",)]
         raise HypError(f"the objective's metric `{objective.metric}` is not reported by training on "
                        f"{dataset.name}; reported metrics: {', '.join(shown)}{suggest(objective.metric, shown)}")
-    recipe = program.train if program.train is not None else TrainRecipe()
     seen: List[Metrics] = []
 
     def on_epoch(metrics: Metrics) -> None:
@@ -195,10 +196,10 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
         seed_everything(recipe.seed)  # initialisation is part of what the seed fixes
         model = _build_model(program, dataset.info.input_shape, dataset.tasks)
         task_input = (dataset.multitask or _task_conditioned(program)) and _accepts_task(model)
-        history = fit(model, dataset, recipe, device=device, task_input=task_input,
-                      report=on_epoch, should_stop=stop if should_stop is not None else None,
-                      augment=augment_of(program), monitor=(objective.metric, objective.mode),
-                      checkpoint=checkpoint, resume=resume)
+        history = train_regime(model, dataset, recipe, device=device, task_input=task_input,
+                               report=on_epoch, should_stop=stop if should_stop is not None else None,
+                               augment=augment_of(program), monitor=(objective.metric, objective.mode),
+                               checkpoint=checkpoint, resume=resume)
         # Saved with the weights, so that a loaded model takes raw inputs (see runner.export).
         model.input_normalization = dataset.normalization
     except _Through:
