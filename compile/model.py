@@ -59,6 +59,9 @@ class Model(nn.Module):
         """Outputs for the batch x; `task` is an int or a LongTensor (B,) for task-conditioned models."""
         if self.hypernet is None:
             return self.target(x)
+        run = getattr(self.hypernet.conditioner, "run_target", None)
+        if run is not None:  # an input that applies its members to the batch itself (an ensemble)
+            return run(self.target, self.hypernet, x)
         return self.target(x, self.hypernet(x, task))
 
     def aux_loss(self) -> torch.Tensor:

@@ -99,15 +99,21 @@ class Hypernet(nn.Module):
         z, _, _ = self._condition(x, task)
         return dict(zip(self.keys, self._raw(z)))
 
+    def generate(self, z: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """The generated tensors (theta0 or the mean added) for the conditions z, leading dim N: one
+        batched call for N conditions (an ensemble's members, earlier tasks' embeddings)."""
+        params: Dict[str, torch.Tensor] = {}
+        for i, (key, raw) in enumerate(zip(self.keys, self._raw(z))):
+            if self.mip:
+                params[key] = raw + self.base[i]
+            else:
+                params[key] = raw + self.means[i] if self.means[i] else raw
+        return params
+
     def forward(self, x: Optional[torch.Tensor] = None, task=None) -> Generated:
         z, inverse, batched = self._condition(x, task)
-        raws = self._raw(z)
         params: Dict[str, torch.Tensor] = {}
-        for i, (key, raw) in enumerate(zip(self.keys, raws)):
-            if self.mip:
-                t = raw + self.base[i]
-            else:
-                t = raw + self.means[i] if self.means[i] else raw
+        for key, t in self.generate(z).items():
             if inverse is not None:
                 t = t.index_select(0, inverse)
             elif not batched:

@@ -48,6 +48,17 @@ class coordinates(Component):
     frequencies: Annotated[int, "Fourier frequencies per coordinate"] = 4
 
 
+@builtin("hypernet_input")
+class feature_subsets(Component):
+    """An ensemble over random subsets of the input features (HyperTab): each member's weights are
+    generated from its binary feature mask; prediction averages the members of fixed test masks."""
+
+    members: Annotated[int, "members of the test-time ensemble (and masks drawn per training step)"] = 32
+    fraction: Annotated[float, "share of the features each mask keeps"] = 0.5
+    seed: Annotated[int, "seed of the test-time masks"] = 0
+    vote: Annotated[str, "\"probabilities\" (mean softmax, as log-probabilities) or \"outputs\" (mean)"] = "probabilities"
+
+
 @builtin("hypernet_body")
 class mlp(Component):
     """Multi-layer perceptron body."""
