@@ -45,6 +45,7 @@ class Component(pg.Object):
 
 _REGISTRY: Dict[str, type] = {}
 _OBJECTIVES: Dict[str, Callable[..., Any]] = {}
+_BUILTIN_NAMES: set = set()  # registered with @builtin: a user component may not take them
 
 
 def register(cls: type, name: Optional[str] = None, kind: Optional[str] = None,
@@ -70,7 +71,9 @@ def register(cls: type, name: Optional[str] = None, kind: Optional[str] = None,
 def builtin(kind: str, varargs: Optional[str] = None, extra_kwargs: Optional[str] = None):
     """Class decorator for the built-in vocabulary."""
     def deco(cls: type) -> type:
-        return register(cls, kind=kind, varargs=varargs, extra_kwargs=extra_kwargs)
+        register(cls, kind=kind, varargs=varargs, extra_kwargs=extra_kwargs)
+        _BUILTIN_NAMES.add(cls.__hyp_name__)
+        return cls
     return deco
 
 
@@ -124,6 +127,7 @@ def component(obj: Any = None, *, name: Optional[str] = None, kind: str = "layer
     plus `in_shape` when it accepts one)."""
     def deco(target: Any) -> Any:
         comp_name = name or target.__name__
+        _check_user_name(comp_name)
         doc = (inspect.getdoc(target) or "").split("\n")[0]
         if isinstance(target, type) and issubclass(target, Component):
             register(target, name=comp_name, kind=kind, replace=True)
@@ -138,6 +142,18 @@ def component(obj: Any = None, *, name: Optional[str] = None, kind: str = "layer
             pass
         return target
     return deco(obj) if obj is not None else deco
+
+
+def _check_user_name(name: str) -> None:
+    """A user component may not silently replace a built-in one (`linear`) or shadow a decision
+    primitive (`oneof`): every file using the name would change meaning."""
+    from . import vocabulary  # noqa: F401  (the built-ins, registered before any user component)
+    from .tree import PRIMITIVE_TYPES  # imported here: both modules import this one
+
+    if name in _BUILTIN_NAMES or name in {t.keyword for t in PRIMITIVE_TYPES}:
+        what = "a decision primitive" if name not in _BUILTIN_NAMES else f"a built-in {_REGISTRY[name].__hyp_kind__}"
+        raise HypError(f"cannot register a component named `{name}`: `{name}` is {what} of the language; "
+                       f"give yours another name, e.g. @hypsearch.component(name=\"my_{name}\")")
 
 
 def objective(fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None):

@@ -5,10 +5,18 @@ condition its decisions are active and which `def` use or `repeat` copy (a `nami
 belongs to. `let` values are evaluated once and shared by reference; each `def` use evaluates the
 body afresh, with its arguments passed by value (already-evaluated nodes). Decisions are named
 afterwards, from the finished tree (dsl/naming.py).
+
+Limits on what a text expands to, each a located error (the parser limits the text itself):
+MAX_EVAL_DEPTH levels of nesting counting `def` expansions, MAX_EXPANSION expressions evaluated in
+all (`def` uses and `repeat` copies evaluate their body again), MAX_REPEAT copies per `repeat`,
+MAX_TREE_NODES nodes in the program with every shared `let` counted at each use (`let`
+doubling: forty levels would be 2**40 nodes) and MAX_TREE_DEPTH levels of the finished tree
+(lets wrapping lets); `check_size` checks the last two.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -23,6 +31,12 @@ from .syntax import Assign, Call, Def, Expr, ImportFile, ImportModule, Kwarg, Le
 from .tree import (PRIMITIVE_TYPES, ChoiceN, CompN, Const, DecisionN, DictN, FloatN, IntN, ListN, OptionalN, RepeatN,
                    SNode, SubsetN, TreeVisitor)
 from .vocabulary.program import RESERVED_FIELDS
+
+MAX_EVAL_DEPTH = 100
+MAX_EXPANSION = 100_000
+MAX_REPEAT = 10_000
+MAX_TREE_NODES = 100_000
+MAX_TREE_DEPTH = MAX_EVAL_DEPTH  # what a concrete program prints as: its brackets nest as deep
 
 # The decision primitives by name; `Evaluator.prim_<name>` evaluates each.
 PRIMITIVES = tuple(t.keyword for t in PRIMITIVE_TYPES)
@@ -92,6 +106,8 @@ class Evaluator:
         self.import_stack = import_stack
         self._types = _Types(self)
         self._kinds = _Kinds(self)
+        self._depth = 0  # expressions being evaluated, nested (def expansions included)
+        self._evaluated = 0  # expressions evaluated so far
 
     # -- errors ---------------------------------------------------------------------------------
     def error(self, message: str, loc: Optional[Location]) -> HypError:
@@ -180,13 +196,24 @@ class Evaluator:
 
     # -- expressions ----------------------------------------------------------------------------
     def eval(self, e: Expr, ctx: Ctx) -> SNode:
-        if isinstance(e, Lit):
-            return Const(e.value, e.loc)
-        if isinstance(e, ListExpr):
-            return ListN([self.eval(item, ctx) for item in e.items], e.loc)
-        if isinstance(e, Ref):
-            return self.ref(e, ctx)
-        return self.call(e, ctx)
+        self._evaluated += 1
+        if self._evaluated > MAX_EXPANSION:
+            raise self.error(f"the program expands to more than {MAX_EXPANSION:,} expressions (def uses and repeat "
+                             f"copies each evaluate their body again): the expansion limit of .hyp files", e.loc)
+        self._depth += 1
+        try:
+            if self._depth > MAX_EVAL_DEPTH:
+                raise self.error(f"the program nests more than {MAX_EVAL_DEPTH} levels deep here, counting def "
+                                 f"expansions: the nesting limit of .hyp files", e.loc)
+            if isinstance(e, Lit):
+                return Const(e.value, e.loc)
+            if isinstance(e, ListExpr):
+                return ListN([self.eval(item, ctx) for item in e.items], e.loc)
+            if isinstance(e, Ref):
+                return self.ref(e, ctx)
+            return self.call(e, ctx)
+        finally:
+            self._depth -= 1
 
     def ref(self, e: Ref, ctx: Ctx) -> SNode:
         if e.name in ctx.params:
@@ -396,6 +423,9 @@ class Evaluator:
             raise self.error(f"`{what}` has lo > hi ({lo} > {hi})", e.args[0].loc)
         if log and lo <= 0:
             raise self.error(f"`{what}` with log = true needs lo > 0, got {lo}", e.args[0].loc)
+        if what == "floatv" and not math.isfinite(float(hi) - float(lo)):
+            raise self.error(f"`floatv` bounds {lo:g} and {hi:g} are too far apart: their distance must be a finite "
+                             f"float (below about 1.8e308)", e.args[0].loc)
         return lo, hi, log
 
     def prim_intv(self, e: Call, ctx: Ctx) -> SNode:
@@ -430,9 +460,15 @@ class Evaluator:
             # `repeat(intv(1, 3), x, name = "depth")` names the count decision.
             count_expr = Call(count_expr.loc, count_expr.name, count_expr.args, count_expr.kwargs + [kws["name"]])
         count = self.eval(count_expr, ctx)
+        if isinstance(count, IntN) and count.high > MAX_REPEAT:  # before listing its lengths one by one
+            raise self.error(f"`repeat` makes at most {MAX_REPEAT:,} copies, this count allows {count.high:,}",
+                             count_expr.loc)
         lengths = _LENGTHS.visit(count)
         if lengths is None:
             raise self.error("the count of `repeat` must be an int >= 0, an intv, or a oneof of ints", count_expr.loc)
+        if lengths and max(lengths.values()) > MAX_REPEAT:
+            raise self.error(f"`repeat` makes at most {MAX_REPEAT:,} copies, this count allows {max(lengths.values()):,}",
+                             count_expr.loc)
         copies = []
         for i in range(max(lengths.values())):
             cond = ctx.condition
@@ -671,3 +707,37 @@ def decode_source(raw: bytes, filename: str) -> str:
         line = raw[: e.start].count(b"\n") + 1
         col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
         raise HypError(f"the file is not UTF-8 text (byte 0x{raw[e.start]:02x})", Location(filename, line, col)) from None
+
+
+def check_size(nodes: Dict[str, SNode], ev: "Evaluator") -> None:
+    """HypError at the field whose tree, with every shared `let` counted at each use, passes
+    MAX_TREE_NODES nodes or nests deeper than MAX_TREE_DEPTH (lets that wrap lets); linear in the
+    shared tree (sizes and depths are memoised by node)."""
+    sizes: Dict[int, Tuple[int, int]] = {}  # id(node) -> (size, depth)
+
+    def measure(root: SNode) -> Tuple[int, int]:
+        # Iterative post-order: the tree may be deep, and shared nodes are measured once each.
+        stack = [(root, False)]
+        while stack:
+            node, done = stack.pop()
+            if id(node) in sizes:
+                continue
+            kids = node.children()
+            if done:
+                size = min(1 + sum(sizes[id(k)][0] for k in kids), MAX_TREE_NODES + 1)
+                sizes[id(node)] = (size, 1 + max((sizes[id(k)][1] for k in kids), default=0))
+            else:
+                stack.append((node, True))
+                stack.extend((k, False) for k in kids if id(k) not in sizes)
+        return sizes[id(root)]
+
+    total = 0
+    for name, node in nodes.items():
+        size, depth = measure(node)
+        total += size
+        if total > MAX_TREE_NODES:
+            raise ev.error(f"`{name}` makes the program larger than {MAX_TREE_NODES:,} nodes (each use of a `let` "
+                           f"counts its whole value): the size limit of .hyp programs", node.loc)
+        if depth > MAX_TREE_DEPTH:
+            raise ev.error(f"`{name}` nests {depth} levels deep (counting the values of lets it uses and the "
+                           f"argument lists of components): the limit is {MAX_TREE_DEPTH}", node.loc)

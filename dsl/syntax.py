@@ -2,12 +2,21 @@
 
 Every node keeps its `Location`, so errors found later (unknown argument, bad type, shape
 mismatch) point at the line and column the user wrote.
+
+Limits, each a located error rather than a crash, a hang or gigabytes of memory (the evaluator
+adds its own on what the text expands to, see semantics.py):
+- a file holds at most MAX_SOURCE_CHARS characters (1 MB: parsing and evaluation are linear in it);
+- brackets nest at most MAX_NESTING deep (every later stage walks the tree recursively);
+- a string literal holds at most MAX_STRING_CHARS characters;
+- an integer literal is at most 2**63 - 1 in absolute value; a number literal must be finite.
+Line ends may be LF, CRLF or CR alone, and a UTF-8 byte-order mark is ignored, as editors write them.
 """
 
 from __future__ import annotations
 
 import ast as _pyast
 import functools
+import math
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, List, Optional, Tuple, Union
@@ -85,6 +94,64 @@ class Assign(Node):
 
 
 Statement = Union[ImportFile, ImportModule, Let, Def, Assign]
+
+
+MAX_SOURCE_CHARS = 1_000_000
+MAX_NESTING = 100
+MAX_STRING_CHARS = 100_000
+MAX_INT = 2**63 - 1
+
+
+def normalize_source(text: str) -> str:
+    """Text with LF line ends (CRLF and CR alone are converted) and no byte-order mark."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def check_limits(text: str, filename: str) -> None:
+    """HypError at the first place the text passes a limit of the module docstring; one linear scan."""
+    if len(text) > MAX_SOURCE_CHARS:
+        raise HypError(f"the file has {len(text):,} characters; .hyp files are limited to {MAX_SOURCE_CHARS:,}",
+                       Location(filename, 1, 1))
+    depth, quote, start = 0, None, (0, 0, 0)
+    line, col, i, n = 1, 1, 0, len(text)
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 1
+                col += 1
+            elif c == quote or c == "\n":
+                quote = None
+                if i - start[0] > MAX_STRING_CHARS:
+                    raise HypError(f"a string literal of {i - start[0]:,} characters; the limit is {MAX_STRING_CHARS:,}",
+                                   Location(filename, start[1], start[2]), _line(text, start[1]))
+        elif c == "#":
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            col += end - i
+            i = end
+            continue
+        elif c in "\"'":
+            quote, start = c, (i, line, col)
+        elif c in "([":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise HypError(f"brackets nest more than {MAX_NESTING} deep here; name inner parts with `let` or "
+                               f"`def` (the nesting limit of .hyp files)", Location(filename, line, col), _line(text, line))
+        elif c in ")]" and depth:
+            depth -= 1
+        if c == "\n":
+            line, col = line + 1, 1
+        else:
+            col += 1
+        i += 1
+    if quote and n - start[0] > MAX_STRING_CHARS:
+        raise HypError(f"a string literal of {n - start[0]:,} characters; the limit is {MAX_STRING_CHARS:,}",
+                       Location(filename, start[1], start[2]), _line(text, start[1]))
 
 
 @functools.lru_cache(maxsize=1)
@@ -173,7 +240,15 @@ class _ToTree(Transformer):
         text = str(tok)
         loc = self._loc(tok)
         if any(c in text for c in ".eE"):
-            return Lit(loc, float(text))
+            value = float(text)
+            if not math.isfinite(value):
+                raise HypError(f"the number {_short(text)} is out of range: numbers are finite floats "
+                               f"(at most about 1.8e308 in absolute value)", loc)
+            return Lit(loc, value)
+        digits = text.lstrip("-").lstrip("0")
+        if len(digits) > 19 or int(text) > MAX_INT or int(text) < -MAX_INT:
+            raise HypError(f"the integer {_short(text)} is out of range: integers are at most 2**63 - 1 "
+                           f"({MAX_INT:,}) in absolute value", loc)
         return Lit(loc, int(text))
 
     @v_args(meta=True)
@@ -191,6 +266,10 @@ class _ToTree(Transformer):
     @v_args(meta=True)
     def none(self, meta, children):
         return Lit(self._loc(meta), None)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 24 else f"{text[:10]}...{text[-6:]} ({len(text)} characters)"
 
 
 def _decode_string(token, loc: Location) -> str:
@@ -228,6 +307,8 @@ def _token_text(tok) -> str:
 
 def parse(text: str, filename: str = "<string>") -> List[Statement]:
     """Parse `.hyp` text into statements, or raise HypError with position and expectation."""
+    text = normalize_source(text)
+    check_limits(text, filename)
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedCharacters as e:
@@ -275,6 +356,7 @@ def _unclosed_bracket(text: str, end: int):
     stack = []
     i, line, col = 0, 1, 1
     quote = None
+    last = ""
     while i < min(end, len(text)):
         c = text[i]
         if quote:
@@ -290,10 +372,11 @@ def _unclosed_bracket(text: str, end: int):
         elif c in "\"'":
             quote = c
         elif c in "([":
-            prev = text[:i].rstrip()
-            stack.append((c, line, col, bool(prev) and (prev[-1].isalnum() or prev[-1] == "_")))
+            stack.append((c, line, col, last.isalnum() or last == "_"))
         elif c in ")]" and stack:
             stack.pop()
+        if not c.isspace() and not quote:
+            last = c  # the last character before a bracket (a name before it makes it a call)
         if c == "\n":
             line, col = line + 1, 1
         else:
