@@ -184,7 +184,7 @@ def test_subset_decisions_respect_distinct_and_sorted(distinct, ordered):
 
 
 def test_unknown_options_raise_value_error_listing_the_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown option `?popsize.*valid options: mutation_tries, population, tournament"):
+    with pytest.raises(ValueError, match=r"unknown option `?popsize.*valid options: max_points, mutants, mutation_tries, noise_floor, population, recommend_among, tournament"):
         algorithm("evolution", finite_space(), popsize=5)
     with pytest.raises(ValueError, match="unknown search algorithm 'tpe'; available: evolution, mcts, random, smbo"):
         algorithm("tpe", finite_space())

@@ -66,3 +66,33 @@ def test_smbo_starts_with_random_programs_then_follows_the_model():
         algo.tell(p, v)
     assert algo.surrogate.count == 40
     assert np.mean(values[-10:]) > np.mean(values[:5]) + 2
+
+
+def test_the_gp_weights_the_decisions_that_matter():
+    from hypsearch.search.gp import GPSurrogate
+    space = RowEncoding(table())
+    rng = np.random.default_rng(3)
+    model = GPSurrogate(space)
+    for i, r in enumerate(space.sample(60, rng)):
+        model.observe(i, r, float(r[0] == 2) + 0.5 * float(r[1] == 1))
+    w = np.exp(model.gp.log_w)
+    assert min(w[0], w[1]) > 3 * max(w[2:6])  # x0, x1 drive the value; x2..x5 do not
+    assert model.noise_fraction < 0.05  # the values are exact
+
+
+def test_smbo_learns_to_avoid_failing_programs_without_repeating_one():
+    algo = algorithm("smbo", table(), seed=1, initial=4)
+    seen, failed = set(), []
+    for _ in range(30):
+        p = algo.propose()
+        key = tuple(sorted(p.assignment.items()))
+        assert key not in seen
+        seen.add(key)
+        failed.append(p.assignment["x0"] == 0)
+        if failed[-1]:
+            algo.fail(p, "diverged")
+        else:
+            algo.tell(p, float(p.assignment["x1"]))
+    assert algo.surrogate.count == 30
+    assert sum(failed[4:]) <= 3  # failures count as the worst value: 6.5 of 26 would fail at random
+    assert algo.recommend().id == algo.best().id

@@ -114,6 +114,19 @@ class Algorithm:
         finals = [t for t in self.trials.values() if t.status is Status.OK]
         return max(finals, key=self.score) if finals else None
 
+    def recommend(self) -> Optional[Trial]:
+        """The final trial with the best estimated value, or None: where the algorithm's model
+        estimates the results to be noisy, the best posterior mean (not the luckiest single
+        result); otherwise, and for algorithms without a model, the best raw value (`best()`)."""
+        finals = [t for t in self.trials.values() if t.status is Status.OK]
+        if not finals:
+            return None
+        estimates = self._estimates(finals)
+        if estimates is None:
+            return self.best()
+        # Ties (and equal estimates) go to the better raw value, then to the earlier trial.
+        return finals[max(range(len(finals)), key=lambda i: (estimates[i], self.score(finals[i]), -finals[i].id))]
+
     def row(self, trial: Union[Trial, int]) -> np.ndarray:
         """The encoded row of a trial (read-only)."""
         return self._rows[trial.id if isinstance(trial, Trial) else int(trial)]
@@ -205,6 +218,11 @@ class Algorithm:
 
     def _propose(self) -> Optional[np.ndarray]:
         """A row not proposed yet, or None to fall back to a random one. Only consumes randomness."""
+        return None
+
+    def _estimates(self, finals: List[Trial]) -> Optional[np.ndarray]:
+        """Estimated values (higher is better) of these final trials, or None when the algorithm
+        has no noise model or finds the results noise-free (recommend() then takes the raw best)."""
         return None
 
     def _on_proposed(self, trial: Trial) -> None:

@@ -7,9 +7,11 @@ a value's reward is its quantile among the final values seen when it arrives, so
 differences that matter; the roll-out model learns the same normalised rewards. A node whose children are not all open yet is expanded: for
 categorical decisions every value gets its turn, for floats and large domains progressive widening
 allows ceil(widening * visits ** widening_power) children. From there a roll-out completes the
-program; roll-outs are guided by a learned model (`search/surrogate.py`: additive Bayesian model,
-Thompson sampled, the best of `rollouts` draws by mean + std) once a few values are known, since
-plain random roll-outs barely beat random search in spaces of 20 decisions. The tree is shared by
+program; roll-outs are drawn from a learned additive model (`search/surrogate.py`, Thompson
+sampled) once a few values are known, since plain random roll-outs barely beat random search in
+spaces of 20 decisions, and the one proposed is the best of `rollouts` draws by expected
+improvement under the same GP as `smbo` (`search/gp.py`, which also estimates the noise level; the
+reported best under noise is its best posterior mean). The tree is shared by
 all pending proposals: each counts as a virtual loss (reward 0) on its path until answered,
 so parallel proposals spread over the tree. A failure counts as reward 0; a partial result only lifts
 the virtual loss on the tree (it is not a final value) and is learned by the model as a result at
@@ -26,9 +28,12 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from hypsearch.decisions.rows import FLOAT
+from ..gp import GPSurrogate
+from ..models import expected_improvement
 from ..surrogate import Surrogate, best_unseen
 from ..trial import Status, Trial
 from .base import Algorithm, require
+from .smbo import posterior_estimates
 
 
 class Node:
@@ -62,9 +67,12 @@ class MCTS(Algorithm):
         "widening": (1.0, "progressive widening: a node may have ceil(widening * visits ** widening_power) children"),
         "widening_power": (0.5, "exponent of progressive widening"),
         "widen_above": (16, "domains with more values than this use progressive widening"),
-        "rollouts": (32, "guided roll-out draws per proposal; the best by the model is taken"),
+        "rollouts": (64, "guided roll-out draws per proposal; the best by expected improvement is taken"),
         "guide_after": (5, "values needed before roll-outs are guided by the model (random before)"),
         "noise": (0.1, "observation noise of the roll-out model, as a fraction of the values' variance"),
+        "max_points": (128, "observations the GP conditions on at most (the best and the most recent)"),
+        "noise_floor": (0.1, "estimated noise share above which the reported best is the best posterior mean"),
+        "recommend_among": (3, "best raw results among which the reported best under noise is the best posterior mean"),
     }
 
     def _validate_options(self) -> None:
@@ -76,12 +84,16 @@ class MCTS(Algorithm):
         require(o["rollouts"] >= 1, "option `rollouts` of `mcts` must be at least 1")
         require(o["guide_after"] >= 0, "option `guide_after` of `mcts` must be at least 0")
         require(o["noise"] > 0, "option `noise` of `mcts` must be above 0")
+        require(o["max_points"] >= 10, "option `max_points` of `mcts` must be at least 10")
+        require(0 <= o["noise_floor"] <= 1, "option `noise_floor` of `mcts` must be between 0 and 1")
+        require(o["recommend_among"] >= 1, "option `recommend_among` of `mcts` must be at least 1")
 
     def _setup(self) -> None:
         self._conditions = {i: (parent, values) for i, parent, values in self.encoding.conditions}
         empty = np.full(self.encoding.width, np.nan)
         self.root = self._node(empty, 0)
-        self.surrogate = Surrogate(self.encoding, self.seed, 0, self.options["noise"])
+        self.guide = Surrogate(self.encoding, self.seed, 0, self.options["noise"])
+        self.surrogate = GPSurrogate(self.encoding, self.options["max_points"])
         self._paths: Dict[int, List[Node]] = {}
         self._finals: List[float] = []  # final values seen, sorted (for rank rewards)
 
@@ -149,16 +161,22 @@ class MCTS(Algorithm):
     def _rollout(self, node: Node) -> Optional[np.ndarray]:
         sp, o = self.encoding, self.options
         count = o["rollouts"]
-        guided = self.surrogate.count >= max(1, o["guide_after"])
-        rows = self.surrogate.guided_rows(count, self.rng) if guided else sp.sample_raw(count, self.rng)
+        guided = self.guide.count >= max(1, o["guide_after"])
+        rows = self.guide.guided_rows(count, self.rng) if guided else sp.sample_raw(count, self.rng)
         fixed = slice(0, sp.first_slot[node.dec])
         rows[:, fixed] = node.prefix[fixed]
         self._force_new_value(node, rows)
         rows = sp.apply_conditions(rows)
         if not guided:
             return self.first_unseen(rows)
-        mean, std = self.surrogate.predict(rows)
-        return best_unseen(self, rows, mean + std)
+        model = self.surrogate
+        if not model.ready([self.row(t) for t in self._pending.values()]):
+            mean, std = self.guide.predict(rows)
+            return best_unseen(self, rows, mean + std)
+        return best_unseen(self, rows, expected_improvement(*model.predict(rows), model.incumbent()))
+
+    def _estimates(self, finals: List[Trial]) -> Optional[np.ndarray]:
+        return posterior_estimates(self, finals, self.options["noise_floor"], self.options["recommend_among"])
 
     def _force_new_value(self, node: Node, rows: np.ndarray) -> None:
         """Expansion tries a value of the node's decision that has no child yet."""
@@ -221,10 +239,12 @@ class MCTS(Algorithm):
                 n.w += reward
         if final:
             bisect.insort(self._finals, value)
-        self.surrogate.observe(self.row(trial), reward, trial.budget)
+        self.guide.observe(self.row(trial), reward, trial.budget)
+        self.surrogate.observe(trial.id, self.row(trial), value, trial.budget)
 
     def _on_failed(self, trial: Trial) -> None:
         for n in self._paths.pop(trial.id):
             n.p -= 1
             n.f += 1
-        self.surrogate.observe_failure(self.row(trial))
+        self.guide.observe_failure(self.row(trial))
+        self.surrogate.observe(trial.id, self.row(trial), -np.inf)
