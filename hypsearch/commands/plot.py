@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from .outputs import output_file
+
+FORMATS = (".png", ".pdf", ".svg")
+
 DESCRIPTION = """\
 Plot the best value found so far against the trial number and against wall time, one line per
 experiment directory (to compare algorithms or settings). Writes a PNG.
@@ -15,7 +19,7 @@ example:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="experiment directories")
-    parser.add_argument("--out", required=True, metavar="FILE", help="the image to write (.png)")
+    parser.add_argument("--out", required=True, metavar="FILE", help="the image to write (.png, .pdf or .svg)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -23,6 +27,7 @@ def main(args: argparse.Namespace) -> int:
     # `check` or `sample` must not pay for (or depend on) the runner.
     from hypsearch.runner.plot import plot
 
+    output_file(args.out, suffixes=FORMATS)
     path = plot(args.dirs, args.out)
     print(f"wrote {path}")
     return 0

@@ -9,6 +9,8 @@ import sys
 from hypsearch import search
 from hypsearch.dsl.errors import HypError
 
+from .outputs import count, output_dir
+
 DESCRIPTION = """\
 Search a .hyp space: the algorithm proposes programs, each is trained and scored as one trial
 (on Ray Tune by default, or in this process with --executor inline), and everything is recorded
@@ -37,7 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus-per-trial", type=float, metavar="G", help="GPUs per trial; fractions pack trials on one GPU (default 0)")
     parser.add_argument("--max-concurrent", type=int, metavar="K", help="trials at once (default: as many as resources allow)")
     parser.add_argument("--scheduler", choices=["fifo", "asha"], help="fifo (default) or asha: stop poor trials early")
-    parser.add_argument("--max-failures", type=int, metavar="F", help="retries of a trial whose worker died (default 2)")
+    parser.add_argument("--max-failures", type=int, metavar="F",
+                        help="retries of a trial whose worker died; then it is recorded failed (default 2)")
+    parser.add_argument("--trial-timeout", type=float, metavar="SECONDS",
+                        help="a trial running longer is stopped and recorded failed (default: no limit)")
     parser.add_argument("--algo-opt", action="append", default=[], metavar="KEY=VALUE", help="algorithm option (repeatable)")
     parser.add_argument("--dashboard", action="store_true", default=None, help="start Ray's dashboard (local Ray only)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
@@ -57,11 +62,14 @@ def main(args: argparse.Namespace) -> int:
         raise HypError("hypsearch run needs a .hyp FILE (or --resume DIR)")
     if args.file and not os.path.exists(args.file):
         raise HypError(f"no such file: {args.file}")
+    count(args.top, "--top", 0, 1_000_000)
+    if args.out:
+        output_dir(args.out)
     options = {
         "algo": args.algo, "trials": args.trials, "seed": args.seed, "out": args.out, "executor": args.executor,
         "address": args.address, "storage": args.storage, "cpus_per_trial": args.cpus_per_trial,
         "gpus_per_trial": args.gpus_per_trial, "max_concurrent": args.max_concurrent, "scheduler": args.scheduler,
-        "max_failures": args.max_failures, "dashboard": args.dashboard,
+        "max_failures": args.max_failures, "trial_timeout": args.trial_timeout, "dashboard": args.dashboard,
         "algo_options": parse_algo_options(args.algo_opt) if args.algo_opt else None,
         "progress": not args.quiet,
     }

@@ -9,10 +9,12 @@ needs them.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import shutil
 import sys
-from typing import Any, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 from hypsearch import search
 from hypsearch.dsl.api import load
@@ -21,9 +23,11 @@ from hypsearch.dsl.errors import HypError
 from . import journal, state as state_io
 from .coordinator import Coordinator, objective_of, python_files
 from .executor_inline import remove_stale_weights
-from .experiment import Experiment, ExperimentDir, create, default_out, update_run
+from .experiment import DamagedRecord, Experiment, ExperimentDir, create, default_out, update_run
+from .lock import DirectoryLock
 from .progress import Progress
 from .settings import RunSettings, resolve
+from .state import write_text_atomic
 
 __all__ = ["run", "Experiment", "RunSettings"]
 
@@ -38,25 +42,36 @@ def run(path_or_space: Any = None, *, resume: Optional[str] = None, command: Opt
     Options (the CLI's, with underscores; unset ones come from the file's search(...) block):
     algo, trials, seed, algo_options (dict), out, executor ("ray" | "inline"), address, storage,
     cpus_per_trial, gpus_per_trial, max_concurrent, scheduler ("fifo" | "asha"), max_failures,
-    dashboard, progress (live progress line on stderr). `command` is recorded in run.json.
+    trial_timeout (seconds), dashboard, progress (live progress line on stderr). `command` is recorded in run.json.
     """
+    held: List[DirectoryLock] = []  # one run per directory: released however this run ends
+    try:
+        return _run(path_or_space, resume, command, options, held)
+    finally:
+        for lock in held:
+            lock.release()
+
+
+def _run(path_or_space: Any, resume: Optional[str], command: Optional[Sequence[str]], options: dict,
+         held: List[DirectoryLock]) -> Experiment:
     if resume is not None:
-        exp, space, settings, history, saved, mode = _reopen(resume, options, command)
+        exp, space, settings, history, saved, mode = _reopen(resume, options, command, held)
     else:
         if path_or_space is None:
             raise HypError("run needs a .hyp file (or a Space), or resume=DIR")
-        exp, space, settings, mode = _start(path_or_space, options, command)
+        exp, space, settings, mode = _start(path_or_space, options, command, held)
         history, saved = journal.JournalContents(), None
     algorithm = _algorithm(space, settings, mode, history, saved)
     progress = Progress(settings.trials, enabled=settings.progress)
     coord = Coordinator(space, algorithm, settings.algo, settings.trials, mode, exp, exp.space_file(),
-                        history=history, progress=progress, seq=saved.seq if saved is not None else 0)
+                        history=history, progress=progress, seq=saved.seq if saved is not None else 0,
+                        max_failures=settings.max_failures)
     remove_stale_weights(exp.weights)
     try:
         if settings.executor == "inline":
             from .executor_inline import default_device, run_inline
             run_inline(coord, device=default_device(settings.gpus_per_trial), base_dir=os.path.dirname(exp.space_file()),
-                       threads=max(1, int(settings.cpus_per_trial)))
+                       threads=max(1, int(settings.cpus_per_trial)), trial_timeout=settings.trial_timeout)
         else:
             from .executor_ray import run_ray
             run_ray(coord, settings)
@@ -69,7 +84,7 @@ def run(path_or_space: Any = None, *, resume: Optional[str] = None, command: Opt
     return Experiment.open(exp.path)
 
 
-def _start(path_or_space: Any, options: dict, command: Optional[Sequence[str]]):
+def _start(path_or_space: Any, options: dict, command: Optional[Sequence[str]], held: List[DirectoryLock]):
     space = load(os.fspath(path_or_space)) if isinstance(path_or_space, (str, os.PathLike)) else path_or_space
     settings = resolve(space.search_settings(), options)
     _algorithm(space, settings, "max")  # unknown options and the like fail before anything is written
@@ -80,6 +95,11 @@ def _start(path_or_space: Any, options: dict, command: Optional[Sequence[str]]):
     _check_trainable(program, metric, getattr(space, "path", None))  # before anything is written
     exp = ExperimentDir(settings.out or default_out(getattr(space, "path", None)))
     settings.out = exp.path
+    if settings.executor == "ray" and settings.address:
+        from .executor_ray import probe_address
+        probe_address(settings.address)  # before the directory is made: a wrong address leaves nothing
+    _make_dir(exp.path)
+    held.append(DirectoryLock(exp.path).acquire())
     space_file = create(exp, space, settings, command if command is not None else sys.argv,
                         python_files(program))
     update_run(exp, mode=mode)
@@ -99,9 +119,31 @@ def _check_trainable(program: Any, metric: Optional[str], path: Optional[str]) -
         raise HypError(f"{where}the `target` network has no `data` to train on: add e.g. data = digits()")
 
 
-def _reopen(directory: str, options: dict, command: Optional[Sequence[str]]):
+def _make_dir(path: str) -> None:
+    """Create the experiment directory, or a HypError saying why it cannot be one."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise HypError(f"--out {path}: a file is there, not a directory; choose another --out")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise HypError(f"--out {path}: cannot create the experiment directory ({e.strerror or e})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise HypError(f"--out {path}: the directory is not writable")
+
+
+def _reopen(directory: str, options: dict, command: Optional[Sequence[str]], held: List[DirectoryLock]):
     exp = ExperimentDir(directory)
-    record = exp.read_run()
+    if not os.path.isdir(exp.path):
+        raise HypError(f"--resume {directory}: no such experiment directory")
+    held.append(DirectoryLock(exp.path).acquire())  # before reading: the holder may be writing
+    try:
+        record = exp.read_run()
+    except DamagedRecord as e:
+        record = _recover_run(exp, e)
+    if record.get("space_sha256") and record["space_sha256"] != exp.space_digest():
+        raise HypError(f"the space copy in {exp.space_dir} was edited after the experiment started: its trials "
+                       f"belong to the original space. Restore the copy, or start a new experiment with the "
+                       f"edited file (hypsearch run FILE)")
     base = RunSettings.from_json(record["settings"])
     if options.get("out") is not None and os.path.abspath(options["out"]) != exp.path:
         raise HypError("--out cannot be given with --resume: the experiment stays in its directory")
@@ -112,10 +154,37 @@ def _reopen(directory: str, options: dict, command: Optional[Sequence[str]]):
     settings = resolve(None, {k: v for k, v in options.items() if k not in _FIXED_ON_RESUME and k != "out"}, base=base)
     space = load(exp.space_file())
     history = journal.read_all(exp.journal)
+    for line in history.damaged:  # kept in the file as they are; the intact lines are resumed from
+        print(f"warning: {exp.journal}: {line} (skipped)", file=sys.stderr)
     saved = state_io.load(exp.state)
     update_run(exp, resumes=[{"command": list(command if command is not None else sys.argv),
                               "finished_trials": len(history.finished), "settings": settings.to_json()}])
     return exp, space, settings, history, saved, record.get("mode", "max")
+
+
+def _recover_run(exp: ExperimentDir, damage: HypError) -> dict:
+    """Rebuild run.json from what the directory still holds (the space copy, its search block,
+    the checkpoint's algorithm); the damaged file is kept beside it as run.json.damaged."""
+    candidates = sorted(n for n in os.listdir(exp.space_dir) if n.endswith(".hyp")) if os.path.isdir(exp.space_dir) else []
+    if len(candidates) != 1:
+        raise HypError(f"{damage.message}, and the space copy cannot be told apart in {exp.space_dir} "
+                       f"({len(candidates)} .hyp files there): the experiment cannot be resumed") from None
+    space_file = os.path.join(exp.space_dir, candidates[0])
+    space = load(space_file)
+    settings = resolve(space.search_settings(), {})
+    saved = state_io.load(exp.state)
+    if saved is not None and saved.algo in search.names():
+        settings.algo = saved.algo
+    settings.out = exp.path
+    settings.executor = "ray" if os.path.isdir(exp.ray) else "inline"  # only Ray runs leave DIR/ray
+    mode, _ = objective_of(space.sample(seed=0), exp.space_dir)
+    shutil.copyfile(exp.run_json, exp.run_json + ".damaged")
+    record = {"space_file": candidates[0], "settings": settings.to_json(), "mode": mode, "recovered": True,
+              "seeds": {"algorithm": settings.seed}}
+    write_text_atomic(exp.run_json, json.dumps(record, indent=2))
+    print(f"warning: {damage.message}; rebuilt it from the space copy and the checkpoint (algorithm "
+          f"{settings.algo}, executor {settings.executor}, mode {mode}); the damaged file is kept as {exp.run_json}.damaged", file=sys.stderr)
+    return record
 
 
 def _algorithm(space: Any, settings: RunSettings, mode: str, history: Optional[journal.JournalContents] = None,

@@ -106,7 +106,7 @@ class Coordinator:
     def __init__(self, space: Any, algorithm: Any, algo_name: str, total: int, mode: str,
                  exp: Optional[ExperimentDir] = None, space_file: Optional[str] = None,
                  history: Optional[JournalContents] = None, progress: Optional[Progress] = None,
-                 seq: int = 0):
+                 seq: int = 0, max_failures: Optional[int] = None):
         self.space = space
         self.algorithm = algorithm
         self.algo_name = algo_name
@@ -127,6 +127,9 @@ class Coordinator:
         # Proposed but never finished (running when the run was killed): run again, same ids.
         self._requeue: List[Trial] = sorted(history.pending, key=lambda t: t.id)
         self._attempts: Dict[int, int] = {}
+        # Retries of a trial whose worker died (or whose run was killed while it ran): past it the
+        # trial is recorded failed, so no trial can keep an experiment from progressing.
+        self.max_failures = max_failures
         for t in history.events:
             if not t.status.finished:
                 self._attempts[t.id] = self._attempts.get(t.id, 0) + 1
@@ -142,6 +145,13 @@ class Coordinator:
         while self.budget_left() > 0 and self.fatal is None:
             if self._requeue:
                 again = self._requeue.pop(0)
+                if self.max_failures is not None and self._attempts.get(again.id, 0) > self.max_failures:
+                    tries = self._attempts[again.id]
+                    self._record(dataclasses.replace(
+                        again, status=Status.FAILED, finished=time.time(), attempts=tries,
+                        error=again.error or f"its worker died (or the run was killed) in all {tries} attempts; "
+                                             f"not retried again (--max-failures {self.max_failures})"))
+                    continue
                 tid, assignment = again.id, _decode_tuples(self.space, again.assignment)
             else:
                 if self.exhausted:
@@ -189,6 +199,16 @@ class Coordinator:
         return self._programs[trial.id][1]
 
     # -- results --------------------------------------------------------------------------------
+    def retry(self, record: Trial) -> bool:
+        """Put a trial whose worker died back in the queue (it runs again, same id, one more
+        attempt); False when it has used its --max-failures retries (then `complete` it failed)."""
+        if self.max_failures is not None and self._attempts.get(record.id, 0) > self.max_failures:
+            return False
+        self.running.pop(record.id, None)
+        self._programs.pop(record.id, None)
+        self._requeue.insert(0, dataclasses.replace(record, status=Status.PENDING, error=record.error))
+        return True
+
     def complete(self, record: Trial, fatal: bool = False) -> bool:
         """Record a finished trial and tell the algorithm; True when it is the new best."""
         self.running.pop(record.id, None)

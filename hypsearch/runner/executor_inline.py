@@ -1,28 +1,47 @@
-"""The inline executor: the same trials as the Ray executor, in this process, one at a time.
+"""The inline executor: the same trials as the Ray executor, one at a time, on this machine.
 
-For debugging, tiny jobs and machines without Ray. It uses the program object the coordinator
-materialized (no reparse) and keeps only the best model's weights.
+For debugging, tiny jobs and machines without Ray. Each trial runs in a persistent worker process
+(`sandbox.py`), so a trial that exits, segfaults, raises `SystemExit` / `KeyboardInterrupt` or
+outlives `--trial-timeout` is recorded failed and the run goes on; a trial whose worker died is
+retried up to `--max-failures` times. Only the best model's weights are kept.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Optional
 
 from .coordinator import Coordinator, run_loop
-from .worker import run_trial, save_weights
+from .sandbox import Sandbox
 
 
-def run_inline(coord: Coordinator, device: str = "cpu", base_dir: Optional[str] = None, threads: int = 1) -> None:
+def run_inline(coord: Coordinator, device: str = "cpu", base_dir: Optional[str] = None, threads: int = 1,
+               trial_timeout: Optional[float] = None) -> None:
     """Run trials until the coordinator has none left."""
+    sandbox = Sandbox(timeout=trial_timeout)
+
     def evaluate(trial, program):
-        return run_trial(trial, program, device=device, base_dir=base_dir, threads=threads)
+        while True:
+            outcome = sandbox.run(trial, trial.program, coord.space_file, device=device, base_dir=base_dir,
+                                  threads=threads)
+            if not outcome.died or not coord.retry(trial):
+                finished = outcome.trial
+                if outcome.died and trial.attempts > 1:
+                    finished = dataclasses.replace(finished, error=f"{finished.error} in each of {trial.attempts} attempts")
+                return finished, outcome.has_model, outcome.fatal
+            trial = coord.next_trial()  # the same trial again, journaled as its next attempt
+            if trial is None:
+                return outcome.trial, False, False
 
-    def keep(trial, model):
-        if model is not None:
-            save_weights(coord.exp.best_pt, model, trial.program, coord.space_file)
+    def keep(trial, has_model):
+        if has_model:
+            sandbox.save_model(coord.exp.best_pt, trial.program, coord.space_file)
 
-    run_loop(coord, evaluate, keep)
+    try:
+        run_loop(coord, evaluate, keep)
+    finally:
+        sandbox.close()
 
 
 def default_device(gpus_per_trial: float) -> str:

@@ -14,7 +14,8 @@ import json
 import math
 import os
 import time
-from typing import Any, Dict
+import socket
+from typing import Any, Dict, List, Optional
 
 from hypsearch.search.trial import Status, Trial
 
@@ -35,13 +36,36 @@ _ENV = {
 }
 
 
-def _trainable(config: Dict[str, Any]) -> None:
+_SANDBOX: list = []  # per Ray worker process: the sandbox of trials with a timeout, reused
+
+
+def _exit_quietly(message: str = "", exit_code: int = 1) -> None:
+    os._exit(0)
+
+
+def _quiet_sigterm() -> None:
+    """Ray workers answer SIGTERM (sent when Tune retires an actor, and at shutdown) by raising
+    SystemExit from the main thread; landing in a finalizer it prints "Exception ignored ...
+    SystemExit: 1" tracebacks on the user's terminal and the worker lives on until killed. Being
+    stopped is not an error: exit at once, quietly. The trainable runs in a thread, where
+    signal.signal is refused, so the function Ray's handler calls is replaced instead."""
+    try:
+        import ray._private.worker as ray_worker
+    except ImportError:  # another Ray layout: keep its behaviour
+        return
+    if getattr(ray_worker, "raise_sys_exit_with_custom_error_message", None) not in (None, _exit_quietly):
+        ray_worker.raise_sys_exit_with_custom_error_message = _exit_quietly
+
+
+def _trainable(config: Dict[str, Any], timeout: Optional[float] = None) -> None:
     """A Tune function trainable: rebuild the program from its text, train, report every epoch."""
     from ray import tune
     import ray
 
     from .tune_searcher import OBJECTIVE_KEY
-    from .worker import rebuild, run_trial, save_weights
+    from .worker import save_weights
+
+    _quiet_sigterm()
 
     epochs = config.get("hyp_epochs")
     state = {"count": 0, "held": None}
@@ -63,15 +87,25 @@ def _trainable(config: Dict[str, Any]) -> None:
         if torch.cuda.is_available():
             device = "cuda"
     carrier = Trial(int(config["hyp_id"]), {})
-    try:
-        program = rebuild(config["hyp_program"], config.get("hyp_file"))
-    except Exception as e:  # a program text that does not parse back: invalid, not retried
-        finished, model, fatal = dataclasses.replace(carrier, status=Status.INVALID, error=f"{type(e).__name__}: {e}",
-                                                     started=started, finished=time.time()), None, False
-    else:
+    if timeout:
+        # A timeout needs a process that can be killed: the trial runs in a sandbox worker.
+        if not _SANDBOX:
+            from .sandbox import Sandbox
+            _SANDBOX.append(Sandbox())
+        sandbox = _SANDBOX[0]
+        sandbox.timeout = float(timeout)
         base_dir = os.path.dirname(config["hyp_file"]) if config.get("hyp_file") else None
-        finished, model, fatal = run_trial(carrier, program, report=report, device=device, base_dir=base_dir,
-                                           threads=config.get("hyp_threads", 1))
+        outcome = sandbox.run(carrier, config["hyp_program"], config.get("hyp_file"), device=device,
+                              base_dir=base_dir, threads=config.get("hyp_threads", 1), report=report)
+        if outcome.died:  # as if this Ray worker had died: Tune retries it up to --max-failures
+            raise RuntimeError(outcome.trial.error)
+        finished, model, fatal = outcome.trial, None, outcome.fatal
+        if finished.status is Status.OK and outcome.has_model and config.get("hyp_weights"):
+            os.makedirs(config["hyp_weights"], exist_ok=True)
+            sandbox.save_model(os.path.join(config["hyp_weights"], f"{config['hyp_id']}.pt"), config["hyp_program"],
+                               config.get("hyp_file"))
+    else:
+        finished, model, fatal = _run_here(carrier, config, report, device, started)
     final = dict(state["held"] or {})
     if finished.status is Status.OK and OBJECTIVE_KEY not in final:
         final[OBJECTIVE_KEY] = finished.value
@@ -82,6 +116,22 @@ def _trainable(config: Dict[str, Any]) -> None:
     # The finished record travels as one JSON string: Tune flattens and filters dict results.
     final.update({"hyp_done": 1, "hyp_trial": json.dumps(finished.to_json()), "hyp_fatal": int(fatal)})
     tune.report(final)
+
+
+def _run_here(carrier: Trial, config: Dict[str, Any], report, device: str, started: float):
+    """Run the trial in this Ray worker process (a crash takes the worker: Tune retries it)."""
+    from .worker import rebuild, run_trial
+
+    try:
+        program = rebuild(config["hyp_program"], config.get("hyp_file"))
+    except Exception as e:  # a program text that does not parse back: invalid, not retried
+        finished, model, fatal = dataclasses.replace(carrier, status=Status.INVALID, error=f"{type(e).__name__}: {e}",
+                                                     started=started, finished=time.time()), None, False
+    else:
+        base_dir = os.path.dirname(config["hyp_file"]) if config.get("hyp_file") else None
+        finished, model, fatal = run_trial(carrier, program, report=report, device=device, base_dir=base_dir,
+                                           threads=config.get("hyp_threads", 1))
+    return finished, model, fatal
 
 
 def _numeric(metrics: Dict[str, Any]) -> Dict[str, Any]:
@@ -103,13 +153,15 @@ def run_ray(coord: Coordinator, settings: RunSettings, experiment_name: str = "t
     for k, v in _ENV.items():
         os.environ.setdefault(k, v)
     if settings.address:
+        probe_address(settings.address)  # in seconds; ray.init would retry for minutes
         _token_auth_for_cluster()  # before Ray is imported: it reads its auth mode once
     import ray
     from ray import tune
 
-    from .tune_searcher import OBJECTIVE_KEY, HypSearcher, SilentReporter, TrialTracker
+    from .tune_searcher import OBJECTIVE_KEY
 
     started_here = False
+    watchdog = None
     if not ray.is_initialized():
         init: Dict[str, Any] = {"log_to_driver": True, "logging_level": "WARNING", "configure_logging": True}
         if settings.address:
@@ -120,7 +172,12 @@ def run_ray(coord: Coordinator, settings: RunSettings, experiment_name: str = "t
                 init["_node_ip_address"] = "127.0.0.1"
             ray.init(address=settings.address, **init)
         else:
+            if coord.exp is not None:
+                init["_temp_dir"] = session_dir(coord.exp.path)
             ray.init(address="local", include_dashboard=settings.dashboard, **init)
+            # The local instance belongs to this run: stopped by a watchdog if this process dies.
+            from .watchdog import descendants, guard
+            watchdog = guard(descendants(os.getpid()))
         started_here = True
     try:
         remaining = coord.budget_left()
@@ -129,31 +186,107 @@ def run_ray(coord: Coordinator, settings: RunSettings, experiment_name: str = "t
         resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
         _check_fits(ray.cluster_resources(), settings)
         max_concurrent = settings.max_concurrent or _fit_concurrency(ray.cluster_resources(), settings)
-        trials: Dict[str, Any] = {}
-        searcher = HypSearcher(coord, trials, threads=max(1, int(settings.cpus_per_trial)))
         scheduler = None
         if settings.scheduler == "asha":
             from ray.tune.schedulers import ASHAScheduler
             scheduler = ASHAScheduler(time_attr="training_iteration", metric=OBJECTIVE_KEY, mode=coord.mode,
                                       max_t=max(coord_max_epochs(coord), 1), grace_period=1, reduction_factor=2)
         storage = settings.storage or coord.exp.ray
-        tuner = tune.Tuner(
-            tune.with_resources(_trainable, resources),
-            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=remaining,
-                                        max_concurrent_trials=max_concurrent, reuse_actors=True,
-                                        trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
-            run_config=tune.RunConfig(
-                name=experiment_name, storage_path=storage if "://" in storage else os.path.abspath(storage),
-                verbose=0, progress_reporter=SilentReporter(), log_to_file=False,
-                failure_config=tune.FailureConfig(max_failures=settings.max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                callbacks=[TrialTracker(coord, trials)],
-            ),
-        )
-        tuner.fit()
+        trainable = tune.with_parameters(_trainable, timeout=settings.trial_timeout) if settings.trial_timeout \
+            else _trainable
+        while remaining > 0 and coord.fatal is None and not coord.exhausted:
+            # Tune keeps every trial of a fit and walks them on each step, so one long fit slowed
+            # down (36 -> 66 ms a trial over 2,000 trials) and grew: fits of CHUNK trials stay flat.
+            _fit(tune, trainable, resources, coord, settings, scheduler, storage, experiment_name,
+                 min(remaining, CHUNK), max_concurrent)
+            remaining = coord.budget_left()
     finally:
         if started_here:
-            ray.shutdown()
+            _shutdown(ray)
+        if watchdog is not None and watchdog.stdin is not None:
+            watchdog.stdin.close()  # hands over: it ends what the shutdown left, then exits
+
+
+CHUNK = 500  # trials per Tune fit
+
+
+def _fit(tune: Any, trainable: Any, resources: Dict[str, float], coord: Coordinator, settings: RunSettings,
+         scheduler: Any, storage: str, experiment_name: str, samples: int, max_concurrent: int) -> None:
+    from .tune_searcher import HypSearcher, SilentReporter, TrialTracker
+
+    trials: Dict[str, Any] = {}
+    searcher = HypSearcher(coord, trials, threads=max(1, int(settings.cpus_per_trial)))
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, resources),
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=samples,
+                                    max_concurrent_trials=max_concurrent, reuse_actors=True,
+                                    trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
+        run_config=tune.RunConfig(
+            name=experiment_name, storage_path=storage if "://" in storage else os.path.abspath(storage),
+            verbose=0, progress_reporter=SilentReporter(), log_to_file=False,
+            failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            callbacks=[TrialTracker(coord, trials)],
+        ),
+    )
+    tuner.fit()
+
+
+def _shutdown(ray: Any) -> None:
+    """ray.shutdown(), with the SystemExit tracebacks its workers print while stopping kept off
+    the terminal (they end up in Ray's session logs)."""
+    import contextlib
+    import io
+    with contextlib.redirect_stderr(io.StringIO()):
+        ray.shutdown()
+
+
+# Ray puts sockets in its session folder; an AF_UNIX path holds at most 107 bytes and Ray's
+# longest is the session folder plus 67 characters (session_<date>_<time>_<pid>/sockets/plasma_store).
+_SOCKET_ROOM = 107 - 67
+
+
+def session_dir(experiment: str) -> str:
+    """Where the local Ray instance keeps its session files: DIR/ray-session, or, when that path
+    is too long for Ray's sockets, a short folder in the temp directory that DIR/ray-session
+    links to (docs/ray.md)."""
+    import hashlib
+    import tempfile
+
+    link = os.path.join(os.path.abspath(experiment), "ray-session")
+    if len(link) <= _SOCKET_ROOM:
+        return link
+    short = os.path.join(tempfile.gettempdir(), "hypsearch-ray-" + hashlib.sha1(link.encode()).hexdigest()[:10])
+    if len(short) > _SOCKET_ROOM:  # an unusually long TMPDIR: Ray's own default, /tmp/ray
+        short = "/tmp/ray"
+    os.makedirs(short, exist_ok=True)
+    try:
+        if not os.path.lexists(link):
+            os.symlink(short, link)
+    except OSError:  # a file system without links: docs/ray.md says where the files are
+        pass
+    return short
+
+
+PROBE_TIMEOUT_S = 10.0
+
+
+def probe_address(address: str) -> None:
+    """A HypError within PROBE_TIMEOUT_S when nothing answers at a cluster address (ray.init
+    itself retries for minutes)."""
+    if address in ("auto", "local"):
+        return
+    where = address.split("://")[-1]
+    host, sep, port = where.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise HypError(f"--address {address}: expected HOST:PORT (or ray://HOST:PORT), e.g. 10.0.0.5:6379")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_TIMEOUT_S):
+            pass
+    except OSError as e:
+        reason = "timed out" if isinstance(e, socket.timeout) else (e.strerror or str(e))
+        raise HypError(f"--address {address}: no Ray cluster answers there ({reason}); start one with "
+                       f"`ray start --head` or check the address") from None
 
 
 def _token_auth_for_cluster() -> None:

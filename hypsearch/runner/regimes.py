@@ -69,6 +69,15 @@ def regime_metric_names(recipe: Any, dataset: Dataset) -> List[str]:
     return (["task"] if regime_name(recipe) in SEQUENTIAL else []) + ["cl_accuracy", "forgetting"]
 
 
+def planned_epochs(recipe: Any, dataset: Dataset) -> int:
+    """Epochs a full run of the recipe reports: train.epochs, or per task times the tasks."""
+    regime = getattr(recipe, "regime", None)
+    if regime_name(recipe) not in SEQUENTIAL or not dataset.multitask:
+        return recipe.epochs
+    per_task = regime.epochs_per_task if regime.epochs_per_task is not None else recipe.epochs
+    return per_task * dataset.tasks
+
+
 def train_regime(model: nn.Module, dataset: Dataset, recipe: Any, *, device: Any = "cpu",
                  task_input: bool = False, report: Optional[Callable[[Metrics], Any]] = None,
                  should_stop: Optional[Callable[[], bool]] = None, augment: Sequence[Any] = (),

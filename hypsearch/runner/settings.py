@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, Mapping, Optional
 
@@ -35,6 +36,7 @@ class RunSettings:
     max_concurrent: Optional[int] = None  # None: as many as the resources allow
     scheduler: str = "fifo"
     max_failures: int = 2
+    trial_timeout: Optional[float] = None  # seconds; a trial running longer is killed and recorded failed
     dashboard: bool = False
     progress: bool = False  # live progress line on stderr (the CLI turns it on)
 
@@ -51,6 +53,7 @@ class RunSettings:
 
 # Options of `hypsearch.run(...)` / the CLI that are settings (everything else is an error).
 OPTION_NAMES = tuple(f.name for f in dataclasses.fields(RunSettings))
+MAX_TRIALS = 10_000_000
 
 
 def resolve(file_settings: Optional[Mapping[str, Any]], overrides: Mapping[str, Any],
@@ -65,6 +68,10 @@ def resolve(file_settings: Optional[Mapping[str, Any]], overrides: Mapping[str, 
             if file_settings.get(key) is not None:
                 setattr(s, attr, file_settings[key])
         s.algo_options = dict(s.algo_options or {})
+        # search(trial_timeout = 60, max_failures = 1): the block's extra arguments that name run
+        # settings are settings; the rest are the algorithm's options.
+        for key in [k for k in s.algo_options if k in _FILE_SETTINGS]:
+            setattr(s, key, s.algo_options.pop(key))
     for key, value in overrides.items():
         if value is None:
             continue
@@ -75,6 +82,30 @@ def resolve(file_settings: Optional[Mapping[str, Any]], overrides: Mapping[str, 
             setattr(s, key, value)
     _validate(s)
     return s
+
+
+# Run settings a file's search(...) block may set besides algo, trials and seed.
+_FILE_SETTINGS = ("trial_timeout", "max_failures", "max_concurrent", "scheduler", "cpus_per_trial", "gpus_per_trial")
+
+# Algorithm options are counts and weights: bounded so a typo cannot make one proposal run for hours.
+MAX_INT_OPTION = 10_000
+MAX_FLOAT_OPTION = 1e6
+
+
+def _number(value: Any, name: str, minimum: float, maximum: Optional[float] = None, integer: bool = False,
+            allow_min: bool = True) -> None:
+    """HypError naming the option and its range unless `value` is a finite number in range."""
+    kind = "a whole number" if integer else "a number"
+    low = f">= {minimum:g}" if allow_min else f"> {minimum:g}"
+    span = low if maximum is None else f"{low} and <= {maximum:g}"
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok and integer:
+        ok = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if ok:
+        v = float(value)
+        ok = math.isfinite(v) and (v >= minimum if allow_min else v > minimum) and (maximum is None or v <= maximum)
+    if not ok:
+        raise HypError(f"{name} takes {kind} {span}, got {value!r}")
 
 
 def _validate(s: RunSettings) -> None:
@@ -89,16 +120,18 @@ def _validate(s: RunSettings) -> None:
         raise HypError("--scheduler asha needs the ray executor (the inline one runs every trial to the end)")
     if s.dashboard and s.address:
         raise HypError("--dashboard applies to the local Ray that hypsearch starts, not to a cluster given by --address")
-    if not isinstance(s.trials, int) or s.trials < 1:
-        raise HypError(f"trials must be a positive integer, got {s.trials!r}")
-    if s.cpus_per_trial < 0 or s.gpus_per_trial < 0:
-        raise HypError("cpus-per-trial and gpus-per-trial must be >= 0")
+    _number(s.trials, "--trials", 1, MAX_TRIALS, integer=True)
+    if s.seed is not None:
+        _number(s.seed, "--seed", 0, 2**63 - 1, integer=True)
+    _number(s.cpus_per_trial, "--cpus-per-trial", 0, 4096)
+    _number(s.gpus_per_trial, "--gpus-per-trial", 0, 1024)
     if s.gpus_per_trial > 1 and s.gpus_per_trial != int(s.gpus_per_trial):
-        raise HypError(f"gpus-per-trial above 1 must be a whole number, got {s.gpus_per_trial}")
-    if s.max_concurrent is not None and s.max_concurrent < 1:
-        raise HypError(f"max-concurrent must be >= 1, got {s.max_concurrent}")
-    if s.max_failures < 0:
-        raise HypError(f"max-failures must be >= 0, got {s.max_failures}")
+        raise HypError(f"--gpus-per-trial above 1 must be a whole number, got {s.gpus_per_trial}")
+    if s.max_concurrent is not None:
+        _number(s.max_concurrent, "--max-concurrent", 1, 100_000, integer=True)
+    _number(s.max_failures, "--max-failures", 0, 100, integer=True)
+    if s.trial_timeout is not None:
+        _number(s.trial_timeout, "--trial-timeout (seconds)", 0, 365 * 86400, allow_min=False)
     check_algo_options(s.algo, s.algo_options)
 
 
@@ -110,6 +143,12 @@ def check_algo_options(algo: str, options: Mapping[str, Any]) -> None:
         listing = ", ".join(f"{k} (default {v[0]!r})" for k, v in sorted(valid.items())) or "none"
         raise HypError(f"algorithm `{algo}` has no option {', '.join(f'`{u}`' for u in unknown)}"
                        f"{suggest(unknown[0], valid)}; valid options: {listing}")
+    for key, value in options.items():
+        default = valid[key][0]
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            integer = isinstance(default, int)
+            _number(value, f"algorithm option `{key}` (default {default!r})", 0,
+                    MAX_INT_OPTION if integer else MAX_FLOAT_OPTION, integer=integer)
 
 
 def parse_algo_options(pairs: Iterable[str]) -> Dict[str, Any]:

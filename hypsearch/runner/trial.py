@@ -167,7 +167,7 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
     from hypsearch.dsl.vocabulary.training import train as TrainRecipe
 
     from .augment import augment_of
-    from .regimes import regime_metric_names, train_regime
+    from .regimes import planned_epochs, regime_metric_names, train_regime
     from .train import metric_names, seed_everything
 
     recipe = program.train if program.train is not None else TrainRecipe()
@@ -216,10 +216,11 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
         _release_memory(device)
         raise failure
     final = history[-1]
+    planned = planned_epochs(recipe, dataset)
     return TrialResult(final, history, float(final[objective.metric]), objective.mode, model,
-                       objective.name, stopped=halted["by_caller"] and len(history) < recipe.epochs,
+                       objective.name, stopped=halted["by_caller"] and len(history) < planned,
                        # Stopping early on its own (train(patience)) finishes the recipe: a full budget.
-                       budget=len(history) / recipe.epochs if halted["by_caller"] else 1.0)
+                       budget=len(history) / planned if halted["by_caller"] else 1.0)
 
 
 def _build_model(program: Any, input_shape: Tuple[int, ...], tasks: int) -> Any:
