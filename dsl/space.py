@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import fnmatch
 import random
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pyglove as pg
 
 from hypsearch.decisions import Condition, Decision, Kind, RowEncoding, active_names, dna as dna_codec
+from . import variation
+from .choices import assignment_of
 from .errors import HypError, suggest
 from .naming import Instance, name_decisions
+from .narrowing import fix_tree
 from .printer import node_text
 from .pyglove_space import to_pyglove
 from .tree import Const, DecisionN, DecisionVisitor, ProgramN, decision_nodes, materialize_unchecked
@@ -21,12 +25,13 @@ class Space:
     """A space of programs: the decision table plus the tree that turns assignments into programs."""
 
     def __init__(self, root: ProgramN, shared_names: Dict[int, str], path: Optional[str] = None,
-                 instances: Sequence[Instance] = ()):
+                 instances: Sequence[Instance] = (), named: bool = False):
         self.root = root
         self.path = path
         self.shared_names = shared_names  # id(node) -> let name
         self.instances = tuple(instances)  # the def uses and repeat copies the text was written with
-        self._nodes: List[DecisionN] = name_decisions(root, shared_names)
+        # `named`: the nodes already carry their names (a narrowed copy of a named space).
+        self._nodes: List[DecisionN] = decision_nodes(root) if named else name_decisions(root, shared_names)
         self.decisions: tuple = tuple(_DECISION.visit(n) for n in self._nodes)
         for n, d in zip(self._nodes, self.decisions):
             n.decision = d
@@ -118,6 +123,59 @@ class Space:
             else:
                 out[name] = v
         return out
+
+    # -- programs <-> choices, and variation within the space -----------------------------------
+    def assignment_of(self, program: Program) -> Dict[str, Any]:
+        """The encoded assignment that materializes to `program` (HypError when it is not a
+        program of this space, naming the first field that does not fit)."""
+        found = assignment_of(self.root, program)
+        # A decision can be active without reaching the program (a `def` argument the chosen
+        # branch does not use): any value gives the same program, so it takes its first one.
+        return variation.complete(self.decisions, found, variation.first_values(self.decisions))
+
+    def choices_of(self, program: Program) -> Dict[str, Any]:
+        """The choices (decision name -> value, as `program(...)` takes them) of a concrete
+        program of this space, also one edited with `rebind`: `program(choices_of(p)) == p`."""
+        return self.decode(self.assignment_of(program))
+
+    def mutate(self, program: Program, seed: Optional[int] = None, n: int = 1) -> Program:
+        """A program of the space differing from `program` in `n` active decisions; where a change
+        switches a branch or a `repeat` depth, what it switches on is drawn afresh."""
+        rng = np.random.default_rng(seed)
+        try:
+            return self.materialize(variation.mutate(self.encoding, self.assignment_of(program), int(n), rng))
+        except ValueError as e:
+            raise HypError(str(e)) from None
+
+    def crossover(self, a: Program, b: Program, seed: Optional[int] = None) -> Program:
+        """A child program taking each decision from one parent, a subtree whole from one."""
+        rng = np.random.default_rng(seed)
+        return self.materialize(variation.crossover(self.encoding, self.assignment_of(a), self.assignment_of(b), rng))
+
+    def neighbours(self, program: Program) -> Iterator[Program]:
+        """Every program one discrete step away (lazily): another `oneof` candidate, the next
+        integer down or up, one `manyof` item swapped, an `optional` flipped (floats stay)."""
+        for a in variation.neighbours(self.encoding, self.assignment_of(program)):
+            yield self.materialize(a)
+
+    def fix(self, values: Union[Mapping[str, Any], Program], keep: Sequence[str] = ()) -> "Space":
+        """A narrower space with some decisions fixed: `fix({"train.batch_size": 64})` (user
+        values, as `program(...)` takes them), or `fix(program, keep=["hypernet.*"])` to freeze
+        every decision of a known program except those whose names match a `keep` pattern."""
+        if isinstance(values, Program):
+            encoded = self.assignment_of(values)
+            encoded = {k: v for k, v in encoded.items() if not any(fnmatch.fnmatchcase(k, pat) for pat in keep)}
+        else:
+            if keep:
+                raise HypError("keep= goes with a program: fix(program, keep=[...])")
+            unknown = [k for k in values if k not in self._by_name]
+            if unknown:
+                raise HypError(f"no decision named `{unknown[0]}`{suggest(unknown[0], self._by_name)}")
+            encoded = {k: self._encode_one(self._by_name[k].decision, v) for k, v in values.items()}
+        root, ids, instances = fix_tree(self.root, encoded, self.instances)
+        shared = {ids[k]: name for k, name in self.shared_names.items() if k in ids}
+        # Only the open repeats' copy records go along: everything else prints expanded.
+        return Space(root, shared, self.path, [i for i in instances if i.template is None], named=True)
 
     # -- pyglove at the API boundary ------------------------------------------------------------
     def dna_spec(self) -> pg.DNASpec:
