@@ -134,6 +134,8 @@ def test_show_prints_the_accuracy_matrix_of_the_best_trial(tmp_path, capsys):
     assert "accuracy matrix (row: after training task i" in text
     assert "final average accuracy" in text and "forgetting" in text
     assert textwrap.dedent(text).count("\n   t1  ") == 1
+    assert cli(["plot", out, "--kind", "matrix", "--out", str(tmp_path / "m.png")]) == 0
+    assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_caller_stopping_the_trial_ends_the_whole_sequence_with_its_budget():

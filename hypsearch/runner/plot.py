@@ -1,8 +1,9 @@
 """Plots of experiments (`hypsearch plot --kind`), drawn with matplotlib's Agg backend from the
 journal alone (no program runs): `history` (every trial as a dot and the best so far, against
 trial number and wall time), `importance` (which decisions matter: permutation importance of a
-random forest fitted to the finished trials' decisions and values) and `parallel` (parallel
-coordinates: each decision an axis, lines coloured by the value).
+random forest fitted to the finished trials' decisions and values), `parallel` (parallel
+coordinates: each decision an axis, lines coloured by the value) and `matrix` (the best trial's
+accuracy matrix under a training regime over tasks).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from hypsearch.dsl.errors import HypError
 from hypsearch.search.trial import Status, Trial
 from .experiment import Experiment
 
-KINDS = ("history", "importance", "parallel")
+KINDS = ("history", "importance", "parallel", "matrix")
 REPEATS = 10  # shuffles per decision in the permutation importance
 
 
@@ -79,7 +80,22 @@ def plot(dirs: Sequence[str], out: str, kind: str = "history") -> str:
         return history(experiments, out)
     if len(experiments) != 1:
         raise HypError(f"--kind {kind} plots one experiment; give one DIR (got {len(experiments)})")
+    if kind == "matrix":
+        return accuracy_matrix(experiments[0], out)
     return importance(experiments[0], out) if kind == "importance" else parallel(experiments[0], out)
+
+
+def accuracy_matrix(exp: Experiment, out: str) -> str:
+    """The best trial's accuracy matrix (a multi-task data set, tasks trained in turn) as a heat map."""
+    from .accuracy_matrix import draw, summary
+
+    best = exp.best
+    matrix = best.metrics[-1].get("accuracy_matrix") if best is not None and best.metrics else None
+    if not matrix:
+        raise HypError(f"{exp.dir}: the best trial reports no accuracy matrix (it comes with multi-task "
+                       "classification sets, e.g. split_digits under train(regime = continual(...)))")
+    acc, forgetting = summary(matrix)
+    return draw(matrix, out, title=f"trial {best.id}: average accuracy {acc:.3f}, forgetting {forgetting:.3f}")
 
 
 def history(experiments: Sequence[Experiment], out: str) -> str:
