@@ -22,7 +22,9 @@ Assignment = Dict[str, Any]
 # A path into the program: (text, position) per step, the position being the step's place in the
 # order the match visits things (field index, list index ...).
 Path = Tuple[Tuple[str, int], ...]
-_NOT_FIELDS = ("params", "imports", "source")  # what a program carries besides its fields
+# What a program carries besides its decisions: parameters are matched apart, and the search
+# settings (which hold no decisions) are the run's business, not the program's.
+_NOT_FIELDS = ("params", "imports", "source", "search")
 
 
 def _default(cls: type, name: str) -> Any:
