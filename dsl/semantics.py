@@ -11,7 +11,8 @@ MAX_EVAL_DEPTH levels of nesting counting `def` expansions, MAX_EXPANSION expres
 all (`def` uses and `repeat` copies evaluate their body again), MAX_REPEAT copies per `repeat`,
 MAX_TREE_NODES nodes in the program with every shared `let` counted at each use (`let`
 doubling: forty levels would be 2**40 nodes) and MAX_TREE_DEPTH levels of the finished tree
-(lets wrapping lets); `check_size` checks the last two.
+(lets wrapping lets), and MAX_TREE_WORK for the sum of the nodes' depths (what building the
+program costs); `check_size` checks the last three.
 """
 
 from __future__ import annotations
@@ -33,10 +34,13 @@ from .tree import (PRIMITIVE_TYPES, ChoiceN, CompN, Const, DecisionN, DictN, Flo
 from .vocabulary.program import RESERVED_FIELDS
 
 MAX_EVAL_DEPTH = 100
-MAX_EXPANSION = 100_000
-MAX_REPEAT = 10_000
-MAX_TREE_NODES = 100_000
+MAX_EXPANSION = 50_000
+MAX_REPEAT = 1_000
+MAX_TREE_NODES = 25_000
 MAX_TREE_DEPTH = MAX_EVAL_DEPTH  # what a concrete program prints as: its brackets nest as deep
+# Building a program costs about the sum of its nodes' depths (pyglove sets every descendant's path
+# when a parent is made): 250,000 is a few seconds; a 4,096-copy doubling def 12 deep took 17 s.
+MAX_TREE_WORK = 250_000
 
 # The decision primitives by name; `Evaluator.prim_<name>` evaluates each.
 PRIMITIVES = tuple(t.keyword for t in PRIMITIVE_TYPES)
@@ -713,9 +717,9 @@ def check_size(nodes: Dict[str, SNode], ev: "Evaluator") -> None:
     """HypError at the field whose tree, with every shared `let` counted at each use, passes
     MAX_TREE_NODES nodes or nests deeper than MAX_TREE_DEPTH (lets that wrap lets); linear in the
     shared tree (sizes and depths are memoised by node)."""
-    sizes: Dict[int, Tuple[int, int]] = {}  # id(node) -> (size, depth)
+    sizes: Dict[int, Tuple[int, int, int]] = {}  # id(node) -> (size, depth, sum of the nodes' depths)
 
-    def measure(root: SNode) -> Tuple[int, int]:
+    def measure(root: SNode) -> Tuple[int, int, int]:
         # Iterative post-order: the tree may be deep, and shared nodes are measured once each.
         stack = [(root, False)]
         while stack:
@@ -725,19 +729,24 @@ def check_size(nodes: Dict[str, SNode], ev: "Evaluator") -> None:
             kids = node.children()
             if done:
                 size = min(1 + sum(sizes[id(k)][0] for k in kids), MAX_TREE_NODES + 1)
-                sizes[id(node)] = (size, 1 + max((sizes[id(k)][1] for k in kids), default=0))
+                work = min(size + sum(sizes[id(k)][2] for k in kids), MAX_TREE_WORK + 1)
+                sizes[id(node)] = (size, 1 + max((sizes[id(k)][1] for k in kids), default=0), work)
             else:
                 stack.append((node, True))
                 stack.extend((k, False) for k in kids if id(k) not in sizes)
         return sizes[id(root)]
 
-    total = 0
+    total = total_work = 0
     for name, node in nodes.items():
-        size, depth = measure(node)
+        size, depth, work = measure(node)
         total += size
+        total_work += work
         if total > MAX_TREE_NODES:
             raise ev.error(f"`{name}` makes the program larger than {MAX_TREE_NODES:,} nodes (each use of a `let` "
                            f"counts its whole value): the size limit of .hyp programs", node.loc)
         if depth > MAX_TREE_DEPTH:
             raise ev.error(f"`{name}` nests {depth} levels deep (counting the values of lets it uses and the "
                            f"argument lists of components): the limit is {MAX_TREE_DEPTH}", node.loc)
+        if total_work > MAX_TREE_WORK:
+            raise ev.error(f"`{name}` makes the program too large for its depth ({size:,} nodes, up to {depth} levels: "
+                           f"each node counts once per level above it, and the limit is {MAX_TREE_WORK:,})", node.loc)

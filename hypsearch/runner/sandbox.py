@@ -15,9 +15,11 @@ crash costs tens of milliseconds. The trained model stays in the worker; the dri
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
@@ -25,6 +27,7 @@ from typing import Any, Callable, Dict, Optional
 from hypsearch.search.trial import Status, Trial
 
 _CONTEXT: list = []
+START_TIMEOUT_S = 300.0  # a worker that has not started by then is counted as dead
 
 
 def _context():
@@ -58,6 +61,26 @@ def describe_exit(code: Optional[int]) -> str:
     return f"exit code {code}"
 
 
+@contextlib.contextmanager
+def _main_not_reimported():
+    """Start a worker without multiprocessing re-running the user's script in it: a script that
+    calls `hypsearch.run(...)` at top level, with no `if __name__ == "__main__"` guard, would
+    otherwise run its whole search again inside the worker. The worker needs nothing from
+    `__main__` (trials travel as `.hyp` text), so the start is told there is no main file."""
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
 class Sandbox:
     """One persistent worker process; `run` a trial in it, `close` when done."""
 
@@ -73,16 +96,29 @@ class Sandbox:
         ctx = _context()
         parent, child = ctx.Pipe(duplex=True)
         proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="hypsearch-trial")
-        proc.start()
+        with _main_not_reimported():
+            proc.start()
         child.close()  # only the worker holds its end: its death reads as EOF here
         self._proc, self._conn = proc, parent
+        # A trial's timeout starts once the worker is up: starting one (imports) took seconds on a
+        # loaded machine, which must not count against the trial.
+        try:
+            if parent.poll(START_TIMEOUT_S) and parent.recv() == ("ready",):
+                return
+        except (EOFError, OSError):
+            pass
+        code = self._reap()
+        raise RuntimeError(f"the trial worker process did not start ({describe_exit(code)})")
 
     def run(self, trial: Trial, program_text: str, filename: Optional[str], device: str = "cpu",
             base_dir: Optional[str] = None, threads: int = 1,
             report: Optional[Callable[[Dict[str, Any]], None]] = None) -> Outcome:
         """Run one trial in the worker; never raises for anything the trial does."""
-        self._ensure()
         started = time.time()
+        try:
+            self._ensure()
+        except RuntimeError as e:
+            return Outcome(self._ended(trial, started, str(e)), died=True)
         deadline = None if not self.timeout else time.monotonic() + self.timeout
         self._conn.send(("run", trial.to_json(), program_text, filename, device, base_dir, threads))
         while True:
@@ -168,6 +204,7 @@ def _serve(conn: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from .worker import rebuild, run_trial, save_weights
 
+    conn.send(("ready",))
     model = None
     while True:
         try:
