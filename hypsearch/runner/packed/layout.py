@@ -2,13 +2,15 @@
 
 Every member is a `Model` built from its own program under its own seed (so its initialisation is
 the one `fit` would start from); their trainable parameters are copied into one leaf tensor
-`flat` of shape (K, P) and read back as views, so one backward fills one (K, P) gradient and the
-optimizer updates every member with a handful of tensor ops. Two layouts run the forward:
+`flat` (K x P values, each parameter's K copies side by side) and read back as views, so one
+backward fills one gradient buffer and the optimizer updates every member with a few tensor ops
+per parameter. Two layouts run the forward:
 
 - `ChainLayout`, for a plain target that is a chain of linear layers, elementwise activations,
-  dropout and flatten (an MLP): batched matmuls (`torch.baddbmm`) over the stacked (K, out, in)
-  weights. Measured on a 2-core CPU it is what keeps the speed-up growing past K = 32, where
-  `vmap` stops (benchmarks/bench_packed.py).
+  dropout and flatten (an MLP): batched matmuls (`torch.baddbmm`) over the stacked weights, held
+  as (K, in, out). On the 2-core CPU (benchmarks/bench_packed.py, one thread) it gave 4.9x the
+  unpacked step throughput at K = 32 where vmap gave 3.3x and a naive stack_module_state + vmap
+  with torch's Adam 2.4x.
 - `VmapLayout`, for everything else it can run (conv nets, hypernetworks, attention):
   `torch.func.vmap(functional_call)` of one template copy of the model over the stacked
   parameters and buffers, with `randomness="different"` so dropout masks are independent.
@@ -28,7 +30,6 @@ import types
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from hypsearch.compile.hypernet.inputs import TaskConditioner
@@ -66,32 +67,47 @@ def dropout_ps(model: nn.Module) -> List[float]:
 
 
 class Layout(abc.ABC):
-    """K members as one flat (K, P) leaf tensor with named views, and one forward for all."""
+    """K members as one flat leaf tensor with named (K, *shape) views, and one forward for all."""
 
     kind = ""
 
-    def __init__(self, models: Sequence[nn.Module], device: torch.device) -> None:
+    def __init__(self, models: Sequence[nn.Module], device: torch.device, transposed: Sequence[str] = ()) -> None:
         first = trainable(models[0])
         self.names = [n for n, _ in first]
-        self.shapes = [tuple(p.shape) for _, p in first]
+        # `transposed`: 2-D weights stored as (in, out), so that the weight's gradient (h^T @ grad)
+        # lands in its block contiguous, without a copy.
+        self.transposed = set(transposed)
+        self.shapes = [tuple(p.shape[::-1]) if n in self.transposed else tuple(p.shape) for n, p in first]
         self.sizes = [int(p.numel()) for _, p in first]
         self.k = len(models)
         self.device = device
-        flat = torch.empty(self.k, sum(self.sizes), dtype=torch.float32)
-        for i, m in enumerate(models):
-            params = trainable(m)
-            if [n for n, _ in params] != self.names or [tuple(p.shape) for _, p in params] != self.shapes:
-                raise ValueError("population members must have the same parameters (names and shapes)")
-            flat[i] = torch.cat([p.detach().reshape(-1).float() for _, p in params])
-        self.flat = flat.to(device).requires_grad_(True)
+        # Parameter-major: parameter j of every member is one contiguous (K, n_j) block, so the
+        # batched matmuls read stacked weights without copies; the optimizer walks the blocks.
+        blocks = []
+        for j, name in enumerate(self.names):
+            rows = []
+            for m in models:
+                params = dict(trainable(m))
+                value = params.get(name)
+                if value is not None and name in self.transposed:
+                    value = value.t()
+                if value is None or tuple(value.shape) != self.shapes[j] or len(params) != len(self.names):
+                    raise ValueError("population members must have the same parameters (names and shapes)")
+                rows.append(value.detach().reshape(-1).float())
+            blocks.append(torch.stack(rows).reshape(-1))
+        self.flat = torch.cat(blocks).to(device).requires_grad_(True)
         # (K, n_dropout) per-member probabilities, in module order.
         ps = [dropout_ps(m) for m in models]
         self.drop_p = torch.tensor(ps, dtype=torch.float32, device=device).reshape(self.k, -1)
 
+    def blocks(self, flat: torch.Tensor) -> List[torch.Tensor]:
+        """The (K, n_j) block of each parameter in a tensor laid out like `flat`."""
+        return [t.view(self.k, n) for t, n in zip(torch.split(flat, [self.k * n for n in self.sizes]), self.sizes)]
+
     def views(self, flat: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         """name -> (K, *shape) view of `flat` (one split: its backward is one concatenation)."""
         flat = self.flat if flat is None else flat
-        parts = torch.split(flat, self.sizes, dim=1)
+        parts = torch.split(flat, [self.k * n for n in self.sizes])
         return {n: t.view(self.k, *s) for n, t, s in zip(self.names, parts, self.shapes)}
 
     @abc.abstractmethod
@@ -101,7 +117,8 @@ class Layout(abc.ABC):
 
     def member_state(self, i: int) -> Dict[str, torch.Tensor]:
         """Member i's trained parameters by name (to load into its own model)."""
-        return {n: v[i].detach().clone() for n, v in self.views(self.flat.detach()).items()}
+        return {n: (v[i].t() if n in self.transposed else v[i]).detach().clone()
+                for n, v in self.views(self.flat.detach()).items()}
 
 
 class ChainLayout(Layout):
@@ -110,7 +127,9 @@ class ChainLayout(Layout):
     kind = "chain"
 
     def __init__(self, models: Sequence[nn.Module], device: torch.device) -> None:
-        super().__init__(models, device)
+        weights = [f"target.layers.{i}.weight" for i, layer in enumerate(models[0].target.layers)
+                   if isinstance(layer, Linear)]
+        super().__init__(models, device, transposed=weights)
         self.steps: List[Tuple[str, object]] = []
         d = 0
         for i, layer in enumerate(models[0].target.layers):
@@ -150,13 +169,13 @@ class ChainLayout(Layout):
                 w = p[arg[0]]
                 b = p[arg[1]] if arg[1] is not None else None
                 if shared:  # the same input for every member: one broadcast matmul, no copies
-                    h = torch.matmul(h, w.transpose(1, 2))
+                    h = torch.matmul(h, w)
                     h = h + b.unsqueeze(1) if b is not None else h
                     shared = False
-                elif b is not None:
-                    h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+                elif b is not None:  # w: (K, in, out)
+                    h = torch.baddbmm(b.unsqueeze(1), h, w)
                 else:
-                    h = torch.bmm(h, w.transpose(1, 2))
+                    h = torch.bmm(h, w)
             elif kind == "flatten":
                 h = h.flatten(1 if shared else 2)
             elif kind == "dropout":
@@ -164,11 +183,16 @@ class ChainLayout(Layout):
                     if shared:
                         h, shared = h.expand(self.k, *h.shape), False
                     q = self.drop_p[:, arg].reshape(self.k, *([1] * (h.dim() - 1)))
-                    keep = (torch.rand_like(h) >= q).to(h.dtype)
-                    h = h * keep / (1.0 - q)
+                    h = h * _mask(h, q)
             else:
                 h = arg(h)
         return h.expand(self.k, *h.shape) if shared else h
+
+
+def _mask(h: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """Dropout's scaled keep mask for probability p (broadcast), built in place (fewest passes)."""
+    r = torch.rand_like(h)
+    return r.ge_(p).mul_(1.0 / (1.0 - p))
 
 
 class _MemberDropout(nn.Module):
@@ -181,8 +205,8 @@ class _MemberDropout(nn.Module):
     def forward(self, x: torch.Tensor, gen=None) -> torch.Tensor:
         if not self.training:
             return x
-        keep = (torch.rand_like(x) >= self.p).to(x.dtype)
-        return x * keep / (1.0 - self.p)
+        # Out of place: vmap has no batching rule for the in-place comparison.
+        return x * ((torch.rand_like(x) >= self.p).to(x.dtype) * (1.0 / (1.0 - self.p)))
 
 
 def _all_tasks_condition(self, x, task):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 import torch
 
@@ -47,27 +47,37 @@ class MemberHyper:
 
 
 class PopulationOptimizer:
-    """One optimizer kind for K members over one flat buffer."""
+    """One optimizer kind for K members over one flat buffer, walked parameter block by block."""
 
-    def __init__(self, flat: torch.Tensor, hypers: Sequence[MemberHyper]) -> None:
+    def __init__(self, flat: torch.Tensor, hypers: Sequence[MemberHyper],
+                 blocks: Optional[Callable[[torch.Tensor], List[torch.Tensor]]] = None) -> None:
         kinds = {h.kind for h in hypers}
         if len(kinds) != 1:
             raise ValueError(f"a population trains with one optimizer kind, got {sorted(kinds)}")
         self.kind = kinds.pop()
         self.flat = flat
+        self.k = len(hypers)
+        # `blocks(t)`: the (K, n) blocks of a tensor laid out like `flat` (default: one (K, P) block).
+        self.blocks = blocks if blocks is not None else (lambda t: [t.view(self.k, -1)])
         dev = flat.device
 
         def col(values):
             return torch.tensor([float(v) for v in values], dtype=torch.float32, device=dev).reshape(-1, 1)
 
+        def shared(values):  # one Python float when every member has the same value (cheaper broadcast)
+            values = [float(v) for v in values]
+            return values[0] if len(set(values)) == 1 else col(values)
+
         self.lr = col(h.lr for h in hypers)
-        self.wd = col(h.weight_decay for h in hypers)
+        self.wd = shared(h.weight_decay for h in hypers)
+        self.any_wd = any(h.weight_decay != 0 for h in hypers)
         self.clip = col(math.inf if h.clip is None else h.clip for h in hypers)
         self.clipping = any(h.clip is not None for h in hypers)
-        self.beta1 = col(h.betas[0] for h in hypers)
-        self.beta2 = col(h.betas[1] for h in hypers)
-        self.momentum = col(h.momentum for h in hypers)
+        self.beta1 = shared(h.betas[0] for h in hypers)
+        self.beta2 = shared(h.betas[1] for h in hypers)
+        self.momentum = shared(h.momentum for h in hypers)
         self.nesterov = col(1.0 if h.nesterov else 0.0 for h in hypers).bool()
+        self.any_nesterov = any(h.nesterov for h in hypers)
         self.has_momentum = any(h.momentum != 0 for h in hypers)
         self.eps = 1e-8
         self.steps = 0
@@ -75,41 +85,60 @@ class PopulationOptimizer:
         self.v = torch.zeros_like(flat, requires_grad=False) if self.kind != "sgd" else None
 
     @torch.no_grad()
-    def step(self, active: torch.Tensor, factor: Optional[torch.Tensor] = None) -> None:
-        """One update of every active member ((K, 1) bool); `factor`: (K, 1) schedule factors."""
-        p, g = self.flat, self.flat.grad
-        g = torch.where(active, g, 0.0)  # a failed member's NaN gradients stay out of its state
-        if self.clipping:  # clip_grad_norm_: scale by max_norm / (norm + 1e-6), never up
-            norm = torch.linalg.vector_norm(g, dim=1, keepdim=True)
-            g = g * torch.clamp(self.clip / (norm + 1e-6), max=1.0)
-        lr = self.lr if factor is None else self.lr * factor
-        lr = torch.where(active, lr, 0.0)
-        self.steps += 1
-        if self.kind == "sgd":
-            self._sgd(p, g, lr)
-        else:
-            self._adam(p, g, lr)
+    def step(self, active: torch.Tensor, factor: Optional[torch.Tensor] = None, all_active: bool = False) -> None:
+        """One update of every active member ((K, 1) bool; `all_active`: the caller knows they all
+        are); `factor`: (K, 1) schedule factors of the learning rates."""
+        g = self.flat.grad
         self.flat.grad = None
-
-    def _adam(self, p: torch.Tensor, g: torch.Tensor, lr: torch.Tensor) -> None:
-        if self.kind == "adamw":
-            p.mul_(1 - lr * self.wd)
+        gs, ms = self.blocks(g), self.blocks(self.m)
+        if not all_active:  # a failed or stopped member: zero gradient, zero momentum, no update
+            for gr, m in zip(gs, ms):
+                gr.masked_fill_(~active, 0.0)
+                m.masked_fill_(~active, 0.0)
+        if self.clipping:  # clip_grad_norm_ per member: scale by max_norm / (norm + 1e-6), never up
+            norm = torch.stack([torch.linalg.vector_norm(gr, dim=1) for gr in gs]).pow(2).sum(0).sqrt().unsqueeze(1)
+            coef = torch.clamp(self.clip / (norm + 1e-6), max=1.0)
+            for gr in gs:
+                gr.mul_(coef)
+        lr = self.lr if factor is None else self.lr * factor
+        self.steps += 1
+        ps = self.blocks(self.flat.detach())
+        if self.kind == "sgd":
+            for p, gr, m in zip(ps, gs, ms):
+                self._sgd(p, gr, m, lr)
         else:
-            g = g + self.wd * p  # L2 penalty (torch.optim.Adam's weight_decay)
-        t = self.steps
-        self.m.lerp_(g, 1 - self.beta1)
-        self.v.mul_(self.beta2).addcmul_(g, g * (1 - self.beta2))
-        bc1 = 1 - self.beta1 ** t
-        bc2_sqrt = torch.sqrt(1 - self.beta2 ** t)
-        denom = (self.v.sqrt() / bc2_sqrt).add_(self.eps)
-        p.sub_((lr / bc1) * self.m / denom)
+            t = self.steps
+            b1, b2 = self.beta1, self.beta2
+            step = lr / (1 - b1 ** t)
+            if not all_active:
+                step = torch.where(active, step, 1.0)  # their m is zero: nothing moves
+            bc2_sqrt = (1 - b2 ** t) ** 0.5
+            # p -= step * m / (sqrt(v) / bc2_sqrt + eps), folded as p -= m / (sqrt(v) / (bc2_sqrt step) + eps / step)
+            scale, offset = 1.0 / (bc2_sqrt * step), self.eps / step
+            decay = 1 - lr * self.wd if self.kind == "adamw" and self.any_wd else None
+            for p, gr, m, v in zip(ps, gs, ms, self.blocks(self.v)):
+                self._adam(p, gr, m, v, b1, b2, scale, offset, decay)
 
-    def _sgd(self, p: torch.Tensor, g: torch.Tensor, lr: torch.Tensor) -> None:
-        g = g + self.wd * p
+    def _adam(self, p, g, m, v, b1, b2, scale, offset, decay) -> None:
+        if decay is not None:
+            p.mul_(decay)
+        elif self.kind == "adam" and self.any_wd:
+            g.add_(p * self.wd) if isinstance(self.wd, float) else g.addcmul_(p, self.wd)  # L2 penalty
+        m.lerp_(g, 1 - b1)
+        if isinstance(b2, float):
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        else:
+            v.lerp_(g * g, 1 - b2)
+        denom = v.sqrt().mul_(scale).add_(offset)
+        p.addcdiv_(m, denom, value=-1.0)
+
+    def _sgd(self, p, g, m, lr) -> None:
+        if self.any_wd:
+            g.add_(p * self.wd) if isinstance(self.wd, float) else g.addcmul_(p, self.wd)
         if self.has_momentum:
             if self.steps == 1:
-                self.m.copy_(g)
+                m.copy_(g)
             else:
-                self.m.mul_(self.momentum).add_(g)
-            g = torch.where(self.nesterov, g + self.momentum * self.m, self.m)
-        p.sub_(lr * g)
+                m.mul_(self.momentum).add_(g)
+            g = torch.where(self.nesterov, g + self.momentum * m, m) if self.any_nesterov else m
+        p.addcmul_(g, lr, value=-1.0)

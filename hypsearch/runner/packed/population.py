@@ -17,7 +17,6 @@ and a task-conditioned hypernetwork).
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -32,8 +31,6 @@ from hypsearch.dsl.errors import HypError
 from ..schedules import SCHEDULES
 from .layout import Layout, make_layout, trainable
 from .optim import MemberHyper, PopulationOptimizer
-
-log = logging.getLogger("hypsearch.packed")
 
 EVAL_BATCH = 2048  # as train.EVAL_BATCH: validation in slices of this many samples
 Metrics = Dict[str, Any]
@@ -83,10 +80,9 @@ def _train(members: Sequence[Member], dataset: Dataset, dev: torch.device, task_
     if any(int(r.batch_size) != b for r in recipes):
         raise ValueError("population members must share their batch size")
     torch.manual_seed(members[0].seed)  # dropout masks: reproducible for the population
-    for m in members:
-        m.model.to(dev)
+    # The members' own models stay where they were built: only the stacked copy goes to the device.
     pop = make_layout([m.model for m in members], dev, prefer)
-    opt = PopulationOptimizer(pop.flat, [MemberHyper.of(r) for r in recipes])
+    opt = PopulationOptimizer(pop.flat, [MemberHyper.of(r) for r in recipes], pop.blocks)
     x, y, task = dataset.tensors("train", dev)
     xv, yv, tv = dataset.tensors("val", dev)
     if task_input and task is None:  # a task-conditioned model on a single-task set: all task 0
@@ -96,8 +92,9 @@ def _train(members: Sequence[Member], dataset: Dataset, dev: torch.device, task_
     epochs = [int(r.epochs) for r in recipes]
     steps_per_epoch = math.ceil(n / b)
     factors = _schedule_factors(recipes, steps_per_epoch, epochs, dev)
-    smoothing = torch.tensor([float(r.label_smoothing) for r in recipes], device=dev).reshape(k, 1)
-    kind = _loss_kind(recipes[0], dataset)
+    smoothing = torch.tensor([float(r.label_smoothing) for r in recipes], device=dev).reshape(k, 1) \
+        if any(r.label_smoothing for r in recipes) else None
+    kind = loss_kind(recipes[0], dataset)
     params = sum(p.numel() for _, p in trainable(members[0].model))
     gens = [torch.Generator().manual_seed(int(m.seed)) for m in members]
     results = [MemberResult() for _ in members]
@@ -124,9 +121,10 @@ def _train(members: Sequence[Member], dataset: Dataset, dev: torch.device, task_
             if not checked:
                 _check_output(out, yb, dataset)
                 checked = True
-            loss = _loss(out, yb, kind, smoothing, dataset)
+            loss = member_losses(out, yb, kind, smoothing, dataset)
             loss.sum().backward()
-            opt.step(active, None if factors is None else factors[:, min(step, factors.shape[1] - 1)])
+            opt.step(active, None if factors is None else factors[:, min(step, factors.shape[1] - 1)],
+                     all_active=all(running))
             step += 1
             loss_sum += loss.detach() * bl
             if dataset.classification:
@@ -173,7 +171,8 @@ def _schedule_factors(recipes: Sequence[Any], steps_per_epoch: int, epochs: Sequ
     return torch.tensor(rows, dtype=torch.float32, device=dev).unsqueeze(-1)  # (K, steps, 1)
 
 
-def _loss_kind(recipe: Any, dataset: Dataset) -> str:
+def loss_kind(recipe: Any, dataset: Dataset) -> str:
+    """The recipe's loss as fit resolves it: "cross_entropy" or "mse"."""
     kind = recipe.loss
     if kind == "auto":
         kind = "cross_entropy" if dataset.classification else "mse"
@@ -182,13 +181,14 @@ def _loss_kind(recipe: Any, dataset: Dataset) -> str:
     return kind
 
 
-def _loss(out: torch.Tensor, y: torch.Tensor, kind: str, smoothing: torch.Tensor, dataset: Dataset) -> torch.Tensor:
-    """(K,) mean training loss of each member's batch."""
+def member_losses(out: torch.Tensor, y: torch.Tensor, kind: str, smoothing: Optional[torch.Tensor],
+                  dataset: Dataset) -> torch.Tensor:
+    """(K,) mean training loss of each member's batch; `smoothing`: (K, 1) label smoothing or None."""
     out = out.float()
     if kind == "cross_entropy":
         logp = F.log_softmax(out, dim=-1)
         nll = -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1)
-        if bool((smoothing > 0).any()):  # torch's label smoothing: (1 - e) nll + e mean(-log p)
+        if smoothing is not None:  # torch's label smoothing: (1 - e) nll + e mean(-log p)
             nll = (1 - smoothing) * nll + smoothing * (-logp.mean(dim=-1))
         return nll.mean(dim=1)
     target = F.one_hot(y, out.shape[-1]).float() if dataset.classification else y
@@ -216,7 +216,7 @@ def _validation_outputs(pop: Layout, x: torch.Tensor, task: Optional[torch.Tenso
 def _member_metrics(out: torch.Tensor, y: torch.Tensor, task: Optional[torch.Tensor], dataset: Dataset,
                     recipe: Any) -> Metrics:
     """Validation metrics of one member, computed as fit's validation computes them."""
-    kind = _loss_kind(recipe, dataset)
+    kind = loss_kind(recipe, dataset)
     if kind == "cross_entropy":
         loss = float(F.cross_entropy(out, y))
     elif dataset.classification:
