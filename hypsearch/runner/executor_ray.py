@@ -170,7 +170,11 @@ def run_ray(coord: Coordinator, settings: RunSettings, experiment_name: str = "t
                 # A cluster on loopback: without this the driver registers under the machine's
                 # outward address and never finds the loopback raylet.
                 init["_node_ip_address"] = "127.0.0.1"
-            ray.init(address=settings.address, **init)
+            try:
+                ray.init(address=settings.address, **init)
+            except (ConnectionError, TimeoutError, RuntimeError) as e:  # something answers, but no Ray
+                raise HypError(f"--address {settings.address}: could not join a Ray cluster there "
+                               f"({str(e).splitlines()[0][:200]})") from None
         else:
             if coord.exp is not None:
                 init["_temp_dir"] = session_dir(coord.exp.path)
