@@ -236,7 +236,7 @@ def throughput(args, dataset) -> List[Dict[str, object]]:
 
 def end_to_end(args) -> List[Dict[str, object]]:
     rows = []
-    for seed in range(args.e2e_seeds):
+    for seed in range(args.e2e_first_seed, args.e2e_first_seed + args.e2e_seeds):
         for pack in (1, 32):
             out = tempfile.mkdtemp(prefix=f"bench-packed-{pack}-")
             cmd = [sys.executable, "-m", "hypsearch.cli", "run", EXAMPLE, "--executor", "inline", "--trials",
@@ -273,6 +273,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="alternating timed rounds per variant")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--e2e-seeds", type=int, default=5)
+    ap.add_argument("--e2e-first-seed", type=int, default=0, help="algorithm seed of the first end-to-end pair")
     ap.add_argument("--e2e-trials", type=int, default=128)
     ap.add_argument("--skip-e2e", action="store_true")
     ap.add_argument("--skip-steps", action="store_true")

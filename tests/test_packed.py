@@ -176,3 +176,10 @@ def test_cli_pack_needs_the_inline_executor(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "hypsearch.cli", "run", str(space), "--pack", "8", "--executor", "ray",
                            "--out", str(tmp_path / "exp")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--executor inline" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_recipe_fit_rejects_is_reported_as_unpacked():
+    programs = [program(MLP, **VARIANTS[0]), program(MLP, opt="adam(lr = 0.003)", wd=0.0, seed=1, extra=", clip = -1.0")]
+    finished = {t.id: t for t, _, _ in evaluate_pack(trials_of(programs), programs)}
+    assert finished[0].status is Status.OK
+    assert finished[1].status is Status.INVALID and "clip must be > 0" in finished[1].error

@@ -124,6 +124,8 @@ def _prepare(program: Any, base_dir: Optional[str], device: str, cache: Dict[str
 
     if grouping.why_alone(program, device) is not None or program.imports:
         return None
+    if not _valid_recipe(grouping.recipe_of(program)):
+        return None
     data_key = grouping._json(program.data)
     try:
         if data_key not in cache:
@@ -137,6 +139,23 @@ def _prepare(program: Any, base_dir: Optional[str], device: str, cache: Dict[str
     hyper = program.hypernet
     task_input = dataset.multitask or (hyper is not None and getattr(hyper.input, "__hyp_name__", "") == "task_embedding")
     return dataset, objective, task_input
+
+
+def _valid_recipe(recipe: Any) -> bool:
+    """Whether `fit` would accept the recipe (a mistake in it is reported by the unpacked path)."""
+    import torch
+
+    from ..optimizers import make_optimizer
+    from ..schedules import make_scheduler
+    from ..train import _check_recipe
+
+    try:
+        _check_recipe(recipe)
+        optimizer = make_optimizer(recipe.optimizer, [torch.nn.Parameter(torch.zeros(1))], recipe.weight_decay)
+        make_scheduler(recipe.schedule, optimizer, 1, int(recipe.epochs))
+    except Exception:
+        return False
+    return True
 
 
 def _build(program: Any, dataset: Any, seeds: Sequence[int]) -> Optional[List[Tuple[int, Any]]]:
