@@ -52,8 +52,12 @@ def build(program: Any, input_shape: Optional[Sequence[int]] = None, tasks: Opti
     target, out_shape = lowerer.lower(program.target, shape, "target")
     if info is not None and info.out_features is not None and out_shape != (info.out_features,):
         what = f"{info.num_classes} classes" if info.num_classes is not None else f"{info.outputs} outputs"
+        if len(out_shape) > 1:  # a linear on a conv's output maps its last axis only
+            fix = "add flatten() (or global_avgpool()) before the final linear"
+        else:
+            fix = f"end the target with linear(out = {info.out_features})"
         raise error(program.target, "target", f"outputs {fmt(out_shape)} per sample but the data "
-                    f"({type(data).__hyp_name__}) has {what}: end the target with linear(out = {info.out_features})")
+                    f"({type(data).__hyp_name__}) has {what}: {fix}")
 
     if tasks is None:
         tasks = info.tasks if info is not None else 1

@@ -59,8 +59,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except HypError as e:
         print(e.render(), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        resume = f"; continue it with: hypsearch run --resume {e.args[0]}" if e.args else ""
+        print(f"interrupted{resume}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()

@@ -30,8 +30,8 @@ def test_check_reports_every_bad_file_and_exits_2(tmp_path):
     assert "examples/nb201.hyp: ok" in r.stdout
 
 
-def test_check_and_sample_never_import_torch_or_ray():
-    code = ("import sys, hypsearch.cli as c; c.main(['check', 'examples/digits_hypernet.hyp']);"
+def test_check_no_build_and_sample_never_import_torch_or_ray():
+    code = ("import sys, hypsearch.cli as c; c.main(['check', '--no-build', 'examples/digits_hypernet.hyp']);"
             "c.main(['sample', 'examples/digits_hypernet.hyp', '-n', '2']);"
             "print(sorted(m for m in ('torch', 'ray') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
