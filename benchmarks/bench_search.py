@@ -1,16 +1,26 @@
 """Benchmarks of the search algorithms, each figure printed beside its reference in the same run.
 
-  nb201     NAS-Bench-201 (examples/nb201.hyp, CIFAR-10 table lookup): best-by-validation test
-            accuracy after each budget, mean and std over seeds, for random, evolution, mcts, smbo,
-            Optuna TPE and pyglove's regularized evolution; paired-seed differences with 95%
-            bootstrap intervals for every pair of methods.
+  nb201     NAS-Bench-201 CIFAR-10 (examples/nb201.hyp, table lookup): the validation accuracy is
+            the signal, the test accuracy of the program each method names as its best is reported.
+  cbm       Channel-Bench-Macro ResNet CIFAR-10 (7 widths of 1-4, read from
+            ../shared/benchmarks/channel_bench_macro_resnet_cifar10.csv at run time; it has no
+            license to redistribute, so it is not in this repository), with a noisy signal: each
+            query returns one of the three recorded runs at random from a seeded stream (the same
+            stream for every method at a seed); the `mean` column of the named best is reported.
+            On both: random, evolution, mcts and smbo (named best: `recommend()`) beside Optuna's
+            default TPE, SMAC3's HPO facade and HEBO (`search_peers.py`; HEBO in its own
+            environment), paired by seed: mean +- std per budget, the fraction of runs whose named
+            best is the optimum of the signal and that evaluated it, CPU ms per suggestion, and
+            paired differences with 95% bootstrap intervals.
   toy       20 categorical decisions of 4 choices, reward = matches to a hidden target: median best
             over seeds, beside Optuna's random and TPE samplers.
   overhead  milliseconds per propose + tell after 100, 500 and 1,000 evaluations on a 30-decision
             space, beside Optuna TPE (ask + suggest) and pyglove's regularized evolution; the pyglove
             DNA conversion at the boundary is reported on its own.
 
-    python benchmarks/bench_search.py --which nb201,toy,overhead --seeds 20 --budgets 50,100,300
+    python benchmarks/bench_search.py --which nb201,cbm --seeds 20 --hebo-seeds 5 --budgets 50,100,200
+    python benchmarks/bench_search.py --which nb201,cbm --methods smac --smac-seeds 5 --save smac.json
+    python benchmarks/bench_search.py --load ours.json,smac.json   # merge runs (same budgets) and print
 
 BLAS runs single-threaded (set below, before numpy loads): the surrogates' matrices are small,
 and on a shared 2-core machine OpenBLAS threads spin against each other (a 145x145 Cholesky took
@@ -27,15 +37,17 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import itertools  # noqa: E402
+import json  # noqa: E402
 import math  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from typing import Callable, Dict, List, Sequence  # noqa: E402
+from typing import Callable, Dict, List, Optional, Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OURS = ["random", "evolution", "mcts", "smbo"]
+PEER_NAMES = ["optuna-tpe", "smac", "hebo"]
 
 
 # -- shared -------------------------------------------------------------------------------------
@@ -70,92 +82,143 @@ def optuna_module():
     return optuna
 
 
-# -- NAS-Bench-201 ------------------------------------------------------------------------------
+# -- tabular problems, side by side -------------------------------------------------------------
 
-def nb201(budgets: Sequence[int], seeds: int) -> None:
-    import pyglove as pg
+CBM = os.path.join(os.path.dirname(ROOT), "shared", "benchmarks", "channel_bench_macro_resnet_cifar10.csv")
 
+
+def nb201_problem():
+    """NAS-Bench-201 CIFAR-10: the validation accuracy is the signal, the test accuracy is reported."""
     import hypsearch
-    optuna = optuna_module()
+    from search_peers import Problem
 
     space = hypsearch.load(os.path.join(ROOT, "examples", "nb201.hyp"))
-    decisions = space.decisions
-    names = [d.name for d in decisions]
-    ops = [str(v) for v in decisions[0].literals]
+    names = [d.name for d in space.decisions]
+    ops = [str(v) for v in space.decisions[0].literals]
     with open(os.path.join(ROOT, "benchmarks", "data", "nasbench201.csv"), newline="") as f:
         table = {r["arch_str"]: (float(r["cifar10_valid_acc"]), float(r["cifar10_test_acc"])) for r in csv.DictReader(f)}
+    params = [(f"e{i}", "cat", ops) for i in range(6)]
 
-    def arch(cell: Sequence[str]) -> str:
-        e = list(cell)
+    def key(v: dict) -> str:
+        e = [v[f"e{i}"] for i in range(6)]
         return f"|{e[0]}~0|+|{e[1]}~0|{e[2]}~1|+|{e[3]}~0|{e[4]}~1|{e[5]}~2|"
 
-    def by_assignment(a: dict) -> str:
-        choices = space.decode(a)  # decision name -> operation name
-        return arch([choices[n] for n in names])
+    def to_values(a: dict) -> dict:
+        choices = space.decode(a)
+        return {f"e{i}": choices[n] for i, n in enumerate(names)}
 
-    top = max(table.values(), key=lambda vt: vt[0])
-    print(f"\n## NAS-Bench-201 CIFAR-10 ({len(table)} cells; best by validation: valid {top[0]:.2f}, "
-          f"test {top[1]:.2f}; best test {max(t for _, t in table.values()):.2f})")
-    horizon = max(budgets)
+    optimum = max(table, key=lambda k: table[k][0])
+    return Problem("NAS-Bench-201 CIFAR-10 (signal: valid, reported: test of the named best)", params, key,
+                   lambda k, rng: table[k][0], lambda k: table[k][1], optimum, False, space.decisions, to_values)
 
-    def ours(name):
-        return lambda seed: [by_assignment(a) for a in run_ours(name, decisions, lambda a: table[by_assignment(a)][0], horizon, seed)]
 
-    def tpe(seed):
-        study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
-        out = []
-        for _ in range(horizon):
-            t = study.ask()
-            a = arch([t.suggest_categorical(n, ops) for n in names])
-            study.tell(t, table[a][0])
-            out.append(a)
-        return out
+def cbm_problem():
+    """Channel-Bench-Macro ResNet CIFAR-10, noisy: a query returns one of the three recorded runs at
+    random; the `mean` column of the named best is reported."""
+    from hypsearch.decisions import Decision
+    from search_peers import Problem
 
-    def pyglove_re(seed):
-        hyper = pg.List([pg.oneof(ops) for _ in names])
-        algo = pg.evolution.regularized_evolution(pg.evolution.mutators.Uniform(seed=seed),  # seeded: reproducible
-                                                  population_size=20, tournament_size=5, seed=seed)
-        out = []
-        for cell, feedback in pg.sample(hyper, algo, num_examples=horizon):
-            a = arch(cell)
-            feedback(table[a][0])
-            out.append(a)
-        return out
+    if not os.path.exists(CBM):
+        sys.exit(f"Channel-Bench-Macro table not found at {CBM}: it is read from ../shared at benchmark time "
+                 "(no license to redistribute it, see ../shared/benchmarks/PROVENANCE.md)")
+    with open(CBM, newline="") as f:
+        table = {r["arch"]: ([float(r[f"acc_run{i}"]) for i in (1, 2, 3)], float(r["mean"])) for r in csv.DictReader(f)}
+    params = [(f"w{i}", "int", 1, 4) for i in range(7)]
+    decisions = [Decision(f"w{i}", "int", low=1, high=4) for i in range(7)]
 
-    methods: Dict[str, Callable[[int], List[str]]] = {n: ours(n) for n in OURS}
-    methods["optuna-tpe"] = tpe
-    methods["pyglove-re"] = pyglove_re
-    results = {m: np.zeros((seeds, len(budgets))) for m in methods}
-    valid = {m: np.zeros((seeds, len(budgets))) for m in methods}
-    seconds = {}
-    for m, fn in methods.items():
-        start = time.process_time()
-        for s in range(seeds):
-            archs = fn(s)
-            for j, b in enumerate(budgets):
-                best = max(archs[:b], key=lambda a: table[a][0])
-                results[m][s, j], valid[m][s, j] = table[best][1], table[best][0]
-        seconds[m] = time.process_time() - start
-        print(f"  ran {m} ({seconds[m]:.1f} s CPU for {seeds} seeds x {horizon} evaluations)", flush=True)
+    def key(v: dict) -> str:
+        return "".join(str(int(v[f"w{i}"])) for i in range(7))
 
-    print(f"\ntest accuracy of the best-by-validation cell, mean +- std over {seeds} seeds "
-          "(pyglove-re: population 20, tournament 5, like evolution; pyglove-re and optuna-tpe may "
-          "re-evaluate a cell, each proposal counts):")
-    print("| method | " + " | ".join(f"{b} evals" for b in budgets) + " | valid acc at " + str(budgets[-1]) + " |")
-    print("|---|" + "---|" * (len(budgets) + 1))
+    optimum = max(table, key=lambda k: table[k][1])
+    return Problem("Channel-Bench-Macro ResNet CIFAR-10, noisy (signal: one of 3 runs at random, reported: "
+                   "mean of the named best)", params, key, lambda k, rng: table[k][0][int(rng.integers(3))],
+                   lambda k: table[k][1], optimum, True, decisions, lambda a: dict(a))
+
+
+def run_problem(problem, methods: Sequence[str], budgets: Sequence[int], seeds: Dict[str, int]) -> dict:
+    """Every method on `problem`: per method, per seed, the reported value of the named best at each
+    budget, whether it is the optimum, whether the optimum was evaluated, and the CPU per suggestion."""
+    from search_peers import PEERS, run_ours
+    out = {}
     for m in methods:
-        cells = " | ".join(f"{results[m][:, j].mean():.2f} +- {results[m][:, j].std():.2f}" for j in range(len(budgets)))
-        print(f"| {m} | {cells} | {valid[m][:, -1].mean():.2f} |")
+        n = seeds.get(m, seeds["default"])
+        rec = {"budgets": list(budgets), "report": [], "named_opt": [], "seen_opt": [], "cpu": 0.0, "evals": 0}
+        started = time.time()
+        for s in range(n):
+            named, seen, cpu = run_ours(m, problem, s, budgets) if m in OURS else PEERS[m](problem, s, budgets)
+            rec["report"].append([problem.report(k) for k in named])
+            rec["named_opt"].append([k == problem.optimum for k in named])
+            rec["seen_opt"].append([problem.optimum in seen[:b] for b in budgets])
+            rec["cpu"] += cpu
+            rec["evals"] += len(seen)
+        out[m] = rec
+        print(f"  ran {m}: {n} seeds x {max(budgets)} evaluations in {time.time() - started:.0f} s "
+              f"({rec['cpu'] / max(rec['evals'], 1) * 1e3:.2f} ms CPU per suggestion)", flush=True)
+    return out
 
+
+def print_problem(title: str, res: dict) -> None:
+    """The figures of one problem: means, optimum found, cost, and paired differences (a method run
+    with fewer budgets, e.g. a slow peer merged in from another run, shows '-' for the others)."""
+    budgets = sorted({b for r in res.values() for b in r["budgets"]})
+
+    def column(r: dict, key: str, b: int) -> Optional[np.ndarray]:
+        return np.array(r[key], dtype=float)[:, r["budgets"].index(b)] if b in r["budgets"] else None
+
+    print(f"\n### {title}")
+    print("| method | seeds | " + " | ".join(f"{b} evals" for b in budgets) + " | named best is the optimum (per budget) "
+          "| optimum evaluated (per budget) | CPU ms / suggestion |")
+    print("|---|---|" + "---|" * (len(budgets) + 3))
+    for m, r in res.items():
+        cols = [column(r, "report", b) for b in budgets]
+        cells = " | ".join("-" if c is None else f"{c.mean():.3f} +- {c.std():.3f}" for c in cols)
+        named = " / ".join("-" if b not in r["budgets"] else f"{column(r, 'named_opt', b).mean():.2f}" for b in budgets)
+        seen = " / ".join("-" if b not in r["budgets"] else f"{column(r, 'seen_opt', b).mean():.2f}" for b in budgets)
+        print(f"| {m} | {len(r['report'])} | {cells} | {named} | {seen} | {r['cpu'] / max(r['evals'], 1) * 1e3:.2f} |")
     rng = np.random.default_rng(0)
-    print("\npaired differences of test accuracy (row minus column method, same seed): mean [95% bootstrap CI];"
-          " '>' marks an interval above zero, '<' below")
-    for j, b in enumerate(budgets):
+    print("\npaired differences (row minus column method, same seeds; HEBO and SMAC pair on their seeds): "
+          "mean [95% bootstrap interval]; '>' marks an interval above zero, '<' below")
+    pairs = [(a, c) for a in OURS if a in res for c in res if c != a and (c not in OURS or c == "random")]
+    for b in budgets:
         print(f"\nbudget {b}:")
-        for a, c in itertools.combinations(methods, 2):
-            mean, lo, hi = bootstrap(results[a][:, j] - results[c][:, j], rng)
+        for a, c in pairs:
+            x, y = column(res[a], "report", b), column(res[c], "report", b)
+            if x is None or y is None:
+                continue
+            n = min(len(x), len(y))
+            mean, lo, hi = bootstrap(x[:n] - y[:n], rng)
             mark = ">" if lo > 0 else "<" if hi < 0 else "="
-            print(f"  {a:>11} - {c:<11} {mean:+.3f} [{lo:+.3f}, {hi:+.3f}] {mark}")
+            print(f"  {a:>9} - {c:<10} {mean:+.3f} [{lo:+.3f}, {hi:+.3f}] {mark}  (n={n})")
+
+
+def tabular(which: Sequence[str], methods: Sequence[str], budgets: Sequence[int], seeds: Dict[str, int],
+            save: Optional[str], load: Sequence[str]) -> None:
+    """Run (or load) and print the side-by-side comparison on the tabular problems."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from search_peers import hebo_available
+    results: Dict[str, dict] = {}
+    for path in load:
+        with open(path) as f:
+            for title, res in json.load(f).items():
+                for r in res.values():
+                    r.setdefault("budgets", list(budgets))  # files saved before runs recorded their budgets
+                results.setdefault(title, {}).update(res)
+    if "hebo" in methods:
+        why = hebo_available()
+        if why:
+            print(f"(HEBO left out: {why})")
+            methods = [m for m in methods if m != "hebo"]
+    if "optuna-tpe" in methods:
+        optuna_module()
+    for w in which:
+        problem = nb201_problem() if w == "nb201" else cbm_problem()
+        print(f"\n## {problem.name}: {', '.join(methods)}; budgets {list(budgets)}; seeds {seeds}", flush=True)
+        results.setdefault(problem.name, {}).update(run_problem(problem, methods, budgets, seeds))
+    if save:
+        with open(save, "w") as f:
+            json.dump(results, f)
+    for title, res in results.items():
+        print_problem(title, res)
 
 
 # -- categorical toy ------------------------------------------------------------------------------
@@ -219,10 +282,9 @@ def overhead_score(a: dict) -> float:
 def overhead(points: Sequence[int] = (100, 500, 1000), window: int = 50) -> None:
     import pyglove as pg
 
-    from hypsearch.decisions import dna_spec
+    from hypsearch.decisions.dna import dna_spec
     from hypsearch.search import algorithm
-    from hypsearch.search.dna import from_dna, to_dna
-    from hypsearch.decisions import RowEncoding
+    from hypsearch.decisions.dna import from_dna, to_dna
     optuna = optuna_module()
 
     decisions = overhead_space()
@@ -252,13 +314,11 @@ def overhead(points: Sequence[int] = (100, 500, 1000), window: int = 50) -> None
 
     # pyglove DNA at the boundary (what the DNAGenerator wrapper adds per trial).
     spec = dna_spec(decisions)
-    enc = RowEncoding(decisions)
-    points_spec = list(spec.elements)
     algo = algorithm("random", decisions, seed=0)
     props = [algo.propose().assignment for _ in range(200)]
     w0 = time.perf_counter()
     for a in props:
-        from_dna(enc, points_spec, to_dna(enc, points_spec, a))
+        from_dna(decisions, to_dna(decisions, a, spec), spec)
     dna_ms = (time.perf_counter() - w0) / len(props) * 1e3
     print(f"  pyglove DNA conversion at the boundary (to_dna + from_dna): {dna_ms:.2f} ms per trial")
 
@@ -296,7 +356,7 @@ def overhead(points: Sequence[int] = (100, 500, 1000), window: int = 50) -> None
         w0, c0 = time.perf_counter(), time.process_time()
         dna = re.propose()
         w1, c1 = time.perf_counter(), time.process_time()
-        value = overhead_score(from_dna(enc, points_spec, dna))
+        value = overhead_score(from_dna(decisions, dna, spec))
         w2, c2 = time.perf_counter(), time.process_time()
         re.feedback(dna, value)
         w3, c3 = time.perf_counter(), time.process_time()
@@ -316,19 +376,32 @@ def overhead(points: Sequence[int] = (100, 500, 1000), window: int = 50) -> None
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--which", default="nb201,toy,overhead", help="comma-separated: nb201, toy, overhead")
-    parser.add_argument("--budgets", default="50,100,300", help="NAS-Bench-201 budgets (evaluations)")
-    parser.add_argument("--seeds", type=int, default=20, help="NAS-Bench-201 seeds (paired across methods)")
+    parser.add_argument("--which", default="nb201,cbm,toy,overhead", help="comma-separated: nb201, cbm, toy, overhead")
+    parser.add_argument("--budgets", default="50,100,200", help="budgets of the tabular problems (evaluations)")
+    parser.add_argument("--seeds", type=int, default=20, help="seeds of the tabular problems (paired across methods)")
+    parser.add_argument("--hebo-seeds", type=int, default=5, help="seeds for HEBO (the first ones of --seeds)")
+    parser.add_argument("--smac-seeds", type=int, default=20, help="seeds for SMAC3 (the first ones of --seeds)")
+    parser.add_argument("--methods", default=",".join(OURS + PEER_NAMES),
+                        help=f"comma-separated methods of the tabular problems: {', '.join(OURS + PEER_NAMES)}")
+    parser.add_argument("--save", help="write the tabular results to this JSON file")
+    parser.add_argument("--load", default="", help="comma-separated JSON files of earlier runs to merge in (same budgets)")
     parser.add_argument("--toy-budget", type=int, default=200, help="evaluations per toy run")
     parser.add_argument("--toy-seeds", type=int, default=10, help="toy seeds")
     args = parser.parse_args(argv)
     which = [w.strip() for w in args.which.split(",") if w.strip()]
-    unknown = set(which) - {"nb201", "toy", "overhead"}
+    unknown = set(which) - {"nb201", "cbm", "toy", "overhead"}
     if unknown:
-        parser.error(f"unknown benchmark(s) {', '.join(sorted(unknown))}; choose from nb201, toy, overhead")
+        parser.error(f"unknown benchmark(s) {', '.join(sorted(unknown))}; choose from nb201, cbm, toy, overhead")
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    bad = set(methods) - set(OURS + PEER_NAMES)
+    if bad:
+        parser.error(f"unknown method(s) {', '.join(sorted(bad))}; choose from {', '.join(OURS + PEER_NAMES)}")
     started = time.time()
-    if "nb201" in which:
-        nb201(sorted(int(b) for b in args.budgets.split(",")), args.seeds)
+    tables = [w for w in which if w in ("nb201", "cbm")]
+    load = [p for p in args.load.split(",") if p]
+    if tables or load:
+        seeds = {"default": args.seeds, "hebo": args.hebo_seeds, "smac": args.smac_seeds}
+        tabular(tables, methods, sorted(int(b) for b in args.budgets.split(",")), seeds, args.save, load)
     if "toy" in which:
         toy(args.toy_budget, args.toy_seeds)
     if "overhead" in which:
