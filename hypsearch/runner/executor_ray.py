@@ -198,6 +198,10 @@ def run_ray(coord: Coordinator, settings: RunSettings, experiment_name: str = "t
         storage = settings.storage or coord.exp.ray
         trainable = tune.with_parameters(_trainable, timeout=settings.trial_timeout) if settings.trial_timeout \
             else _trainable
+        # A failed trial is journaled with its error and summarised at the end; Tune would also
+        # print each one's traceback on the terminal ("Trial task failed for trial ...").
+        import logging
+        logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
         while remaining > 0 and coord.fatal is None and not coord.exhausted:
             # Tune keeps every trial of a fit and walks them on each step, so one long fit slowed
             # down (36 -> 66 ms a trial over 2,000 trials) and grew: fits of CHUNK trials stay flat.
