@@ -64,14 +64,14 @@ REGIMES = {
 SETS = {"split_digits": "split_digits(tasks = 5)", "permuted_digits": "permuted_digits(tasks = 10)"}
 
 ENSEMBLE = """\
-data = iris()
+data = DATASET()
 target = sequential(linear(out = HIDDEN), relu(), linear(out = CLASSES))
 hypernet = hypernet(input = INPUT, body = mlp(hidden = [64]), head = full())
 train = train(epochs = EPOCHS, batch_size = 32, optimizer = adam(lr = LR))
 """
 ENSEMBLE_DEFAULT = {"INPUT": "feature_subsets()", "HIDDEN": "32", "EPOCHS": "60", "LR": "0.003"}
 ENSEMBLE_SEARCH = """\
-data = iris()
+data = DATASET()
 target = sequential(linear(out = oneof(16, 32, 64)), relu(), linear(out = CLASSES))
 hypernet = hypernet(input = feature_subsets(members = intv(8, 128), fraction = floatv(0.3, 0.9)),
                     body = mlp(hidden = [oneof(32, 64, 128)]), head = full())
@@ -206,13 +206,13 @@ def _train_ensemble(program: Any, x_tr, y_tr, x_te, classes: int, seed: int) -> 
         return model(torch.tensor(x_te)).argmax(1).numpy()
 
 
-def _search_ensemble(x, y, classes: int, args, seed: int) -> Any:
+def _search_ensemble(name: str, x, y, classes: int, args, seed: int) -> Any:
     """The best of a random search, scored by balanced accuracy on an inner stratified holdout."""
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.model_selection import train_test_split
     x_in, x_ho, y_in, y_ho = train_test_split(x, y, test_size=0.25, stratify=y, random_state=seed)
     x_in, x_ho = _standardise(x_in, x_ho)
-    space = hypsearch.loads(ENSEMBLE_SEARCH.replace("CLASSES", str(classes)))
+    space = hypsearch.loads(ENSEMBLE_SEARCH.replace("DATASET", name).replace("CLASSES", str(classes)))
     found = hypsearch.optimize(space, lambda p: balanced_accuracy_score(
         y_ho, _train_ensemble(p, x_in, y_in, x_ho, classes, seed)), algo="random", trials=args.ens_trials,
         seed=seed, mode="max")
@@ -230,7 +230,7 @@ def ensembles_part(args) -> Dict[str, Any]:
         bunch = loaders[name]()
         x, y = bunch.data.astype(np.float64), bunch.target.astype(np.int64)
         classes = TABULAR[name]
-        default = hypsearch.loads(ENSEMBLE.replace("CLASSES", str(classes)).replace("INPUT", ENSEMBLE_DEFAULT["INPUT"])
+        default = hypsearch.loads(ENSEMBLE.replace("DATASET", name).replace("CLASSES", str(classes)).replace("INPUT", ENSEMBLE_DEFAULT["INPUT"])
                                   .replace("HIDDEN", ENSEMBLE_DEFAULT["HIDDEN"]).replace("EPOCHS", ENSEMBLE_DEFAULT["EPOCHS"])
                                   .replace("LR", ENSEMBLE_DEFAULT["LR"])).sample()
         scores: Dict[str, List[float]] = {k: [] for k in ["hypsearch-default", "hypsearch-searched", *peers]}
@@ -241,7 +241,7 @@ def ensembles_part(args) -> Dict[str, Any]:
             scores["hypsearch-default"].append(balanced_accuracy_score(
                 y[te], _train_ensemble(default, x_tr, y[tr], x_te, classes, fold)))
             if fold < args.search_folds:
-                best = _search_ensemble(x[tr], y[tr], classes, args, fold)
+                best = _search_ensemble(name, x[tr], y[tr], classes, args, fold)
                 scores["hypsearch-searched"].append(balanced_accuracy_score(
                     y[te], _train_ensemble(best, x_tr, y[tr], x_te, classes, fold)))
             for peer, make in peers.items():
@@ -299,12 +299,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     result: Dict[str, Any] = {"args": vars(args), "torch": torch.__version__}
     if args.part in ("continual", "all"):
         result["continual"] = continual_part(args)
+        _write(args.out, result)
     if args.part in ("ensembles", "all"):
         result["ensembles"] = ensembles_part(args)
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=1)
+        _write(args.out, result)
     return 0
+
+
+def _write(path: Optional[str], result: Dict[str, Any]) -> None:
+    if path:
+        with open(path, "w") as f:
+            json.dump(result, f, indent=1)
 
 
 if __name__ == "__main__":
