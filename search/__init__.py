@@ -32,16 +32,20 @@ def _lookup(name: str) -> type:
 
 
 def algorithm(name: str, decisions: Sequence[Any], seed: Optional[int] = None, direction: str = "max",
-              **options: Any) -> Algorithm:
-    """A new search algorithm `name` over a decision table (ValueError for unknown names or options)."""
-    return _lookup(name)(decisions, seed=seed, direction=direction, **options)
+              directions: Optional[Sequence[str]] = None, constraints: int = 0, **options: Any) -> Algorithm:
+    """A new search algorithm `name` over a decision table (ValueError for unknown names or options);
+    `directions` and `constraints` for several objectives and constraint values."""
+    return _lookup(name)(decisions, seed=seed, direction=direction, directions=directions, constraints=constraints,
+                         **options)
 
 
 def from_state(state: Dict[str, Any], decisions: Sequence[Any], trials: Optional[Iterable[Trial]] = None) -> Algorithm:
     """The algorithm saved in `state` (from `Algorithm.state_dict()`), ready to continue; `trials`
     are the records in the order they happened when the state was saved without them."""
     cls = _lookup(state.get("algorithm", ""))
-    algo = cls(decisions, seed=int(state["seed"]), direction=state.get("direction", "max"), **state.get("options", {}))
+    algo = cls(decisions, seed=int(state["seed"]), direction=state.get("direction", "max"),
+               directions=state.get("directions"), constraints=int(state.get("constraints", 0)),
+               **state.get("options", {}))
     algo.load_state_dict(state, trials)
     return algo
 

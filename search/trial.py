@@ -24,6 +24,7 @@ class Status(str, Enum):
     STOPPED = "stopped"  # stopped early by a scheduler: a value at a partial budget
     FAILED = "failed"  # raised, NaN loss, out of memory, killed or timed-out worker
     INVALID = "invalid"  # the program cannot be built: no trial of it can ever succeed
+    INFEASIBLE = "infeasible"  # violates a constraint decided before training (params, flops): never trained
 
     def __str__(self) -> str:
         return self.value
@@ -62,6 +63,13 @@ class Trial:
     # Trained with several seeds (--repeats): {"seeds", "values" (None: that seed failed), "std"
     # of the values (the noise level), "errors"}; `value` is their mean. None: one seed.
     repeats: Optional[Dict[str, Any]] = None
+    # Several objectives: the vector in the order the objectives are stated, each in the user's
+    # direction (`value` is its first entry). None: a single objective.
+    values: Optional[List[float]] = None
+    # Constraints: whether every one holds (None: no constraints), and each one's value, feasible at
+    # or below 0 (at_most(m, b): m - b; at_least(m, b): b - m).
+    feasible: Optional[bool] = None
+    constraints: Optional[List[float]] = None
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)
@@ -97,6 +105,13 @@ class Trial:
             raise ValueError("malformed trial record: assignment is not an object")
         if trial.value is not None and (isinstance(trial.value, bool) or not isinstance(trial.value, (int, float))):
             raise ValueError(f"malformed trial record: value {trial.value!r}")
+        for key in ("values", "constraints"):
+            vector = getattr(trial, key)
+            if vector is not None and (not isinstance(vector, list) or not all(
+                    v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in vector)):
+                raise ValueError(f"malformed trial record: {key} {vector!r}")
+        if trial.feasible is not None and not isinstance(trial.feasible, bool):
+            raise ValueError(f"malformed trial record: feasible {trial.feasible!r}")
         if not isinstance(trial.metrics, list) or not all(isinstance(m, dict) for m in trial.metrics):
             raise ValueError("malformed trial record: metrics is not a list of objects")
         return trial

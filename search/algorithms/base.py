@@ -7,6 +7,12 @@ consume randomness; it changes nothing else) and react to `_on_proposed`, `_on_t
 `_on_failed`; because only `_propose` draws random numbers, the whole state can be rebuilt from
 the trials alone (a journal) by replaying them through the same hooks, and the random generator's
 position is the only thing a checkpoint adds for the next proposals to be exactly the saved ones.
+
+Several objectives and constraints: `directions` names each objective's direction and
+`constraints` how many constraint values a tell carries (each feasible at or below 0). A tell then
+carries the objective vector (or None for a program found infeasible before it was trained) and a
+feasibility flag; the algorithm is `multi` and takes its Pareto path. With one direction and no
+constraints nothing changes: the same events, state and proposals as a single-objective search.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 
 from hypsearch.decisions import Decision, RowEncoding
 
+from ..pareto import front_mask
 from ..trial import Status, Trial
 
 STATE_FORMAT = "hypsearch.search/2"
@@ -34,11 +41,20 @@ class Algorithm:
     OPTIONS: ClassVar[Dict[str, Tuple[Any, str]]] = {}
 
     def __init__(self, decisions: Union[Sequence[Decision], RowEncoding], seed: Optional[int] = None,
-                 direction: str = "max", **options: Any):
+                 direction: str = "max", directions: Optional[Sequence[str]] = None, constraints: int = 0,
+                 **options: Any):
         self.encoding = decisions if isinstance(decisions, RowEncoding) else RowEncoding(decisions)
-        if direction not in DIRECTIONS:
-            raise ValueError(f"direction must be \"max\" or \"min\", got {direction!r}")
-        self.direction = direction
+        directions = [direction] if directions is None else list(directions)
+        for d in directions:
+            if d not in DIRECTIONS:
+                raise ValueError(f"direction must be \"max\" or \"min\", got {d!r}")
+        if not directions:
+            raise ValueError("directions must name at least one objective")
+        if isinstance(constraints, bool) or not isinstance(constraints, (int, np.integer)) or constraints < 0:
+            raise ValueError(f"constraints is a count of constraint values (0 or more), got {constraints!r}")
+        self.directions = directions
+        self.direction = directions[0]
+        self.constraints = int(constraints)
         self.options = resolve_options(type(self), options)
         self._validate_options()
         self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2 ** 63))
@@ -58,20 +74,46 @@ class Algorithm:
             return None
         return self._register(row, self._next_id)
 
-    def tell(self, trial: Union[Trial, int], value: float, budget: float = 1.0) -> None:
+    @property
+    def multi(self) -> bool:
+        """Whether this search has several objectives or constraints (the Pareto path)."""
+        return len(self.directions) > 1 or self.constraints > 0
+
+    def tell(self, trial: Union[Trial, int], value: Any, budget: float = 1.0, feasible: Optional[bool] = None,
+             constraints: Optional[Sequence[float]] = None) -> None:
         """Report the value (in the algorithm's direction) of a pending trial; budget < 1: a trial
-        stopped early."""
+        stopped early. With several objectives `value` is the vector (in `directions`), or None for
+        a program infeasible before training; `constraints` are its constraint values (feasible at
+        or below 0) and `feasible` overrides what they imply."""
         trial = self._pending_trial(trial)
         try:
-            value, budget = float(value), float(budget)
+            budget = float(budget)
+            values = None if value is None else [float(v) for v in (value if _is_vector(value) else [value])]
         except (TypeError, ValueError):
-            raise ValueError(f"tell() takes a number as value and budget, got {value!r} and {budget!r}") from None
-        if not math.isfinite(value):
-            raise ValueError(f"value of trial {trial.id} is {value}; report a failure with fail()")
+            raise ValueError(f"tell() takes a number (or one per objective) as value and a number as budget, "
+                             f"got {value!r} and {budget!r}") from None
+        if values is not None:
+            if len(values) != len(self.directions):
+                raise ValueError(f"trial {trial.id}: {len(values)} values for {len(self.directions)} objectives")
+            if not all(math.isfinite(v) for v in values):
+                raise ValueError(f"value of trial {trial.id} is {value}; report a failure with fail()")
         if not budget > 0:
             raise ValueError(f"budget of trial {trial.id} must be above 0, got {budget}")
-        self._events.append(["tell", trial.id, value, budget])
-        self._tell(trial, value, budget)
+        if constraints is not None:
+            constraints = [float(c) for c in constraints]
+            if len(constraints) != self.constraints:
+                raise ValueError(f"trial {trial.id}: {len(constraints)} constraint values for {self.constraints} "
+                                 f"constraints")
+            if feasible is None:
+                feasible = all(c <= 0 for c in constraints)
+        if values is None and feasible is not False:
+            raise ValueError(f"trial {trial.id}: no value is only for a program told infeasible (feasible=False)")
+        if feasible is None and values is not None and len(values) == 1:
+            self._events.append(["tell", trial.id, values[0], budget])  # the single-objective event, as before
+        else:
+            self._events.append(["tell", trial.id, values, budget, None if feasible is None else bool(feasible),
+                                 constraints])
+        self._tell(trial, values, budget, None if feasible is None else bool(feasible), constraints)
 
     def fail(self, trial: Union[Trial, int], error: Optional[str] = None, status: Status = Status.FAILED) -> None:
         """Report that a pending trial failed (or is invalid); it is learned from and never
@@ -95,8 +137,15 @@ class Algorithm:
             known = self._register(row, record.id)
         if not record.status.finished or known.status.finished:
             return
-        if record.status.has_value and record.value is not None:
-            self.tell(known, record.value, record.budget if record.budget is not None else 1.0)
+        budget = record.budget if record.budget is not None else 1.0
+        if record.status is Status.INFEASIBLE:
+            self.tell(known, None, budget, False, self._constraints_of(record))
+        elif record.status.has_value and record.value is not None:
+            if record.feasible is None and record.constraints is None and len(self.directions) == 1:
+                self.tell(known, record.value, budget)
+            else:
+                values = record.values if record.values is not None else [record.value]
+                self.tell(known, values, budget, record.feasible, self._constraints_of(record))
         else:
             self.fail(known, record.error, Status.INVALID if record.status is Status.INVALID else Status.FAILED)
 
@@ -109,19 +158,32 @@ class Algorithm:
         """The trial's value turned so that higher is better."""
         return trial.value if self.direction == "max" else -trial.value
 
+    def objectives(self, trial: Trial) -> np.ndarray:
+        """The trial's objective vector turned so that higher is better in every entry."""
+        values = trial.values if trial.values is not None else [trial.value]
+        return np.array([v if d == "max" else -v for v, d in zip(values, self.directions)], dtype=float)
+
     def best(self) -> Optional[Trial]:
-        """The trial with the best final (budget 1) value, or None."""
-        finals = [t for t in self.trials.values() if t.status is Status.OK]
+        """The feasible trial with the best final (budget 1) value of the first objective, or None."""
+        finals = self._feasible_finals()
         return max(finals, key=self.score) if finals else None
+
+    def front(self) -> List[Trial]:
+        """The feasible final trials no other one dominates (in id order)."""
+        finals = sorted(self._feasible_finals(), key=lambda t: t.id)
+        if not finals:
+            return []
+        mask = front_mask(np.array([self.objectives(t) for t in finals]))
+        return [t for t, keep in zip(finals, mask) if keep]
 
     def recommend(self) -> Optional[Trial]:
         """The final trial with the best estimated value, or None: where the algorithm's model
         estimates the results to be noisy, the best posterior mean (not the luckiest single
         result); otherwise, and for algorithms without a model, the best raw value (`best()`)."""
-        finals = [t for t in self.trials.values() if t.status is Status.OK]
+        finals = self._feasible_finals()
         if not finals:
             return None
-        estimates = self._estimates(finals)
+        estimates = None if self.multi else self._estimates(finals)
         if estimates is None:
             return self.best()
         # Ties (and equal estimates) go to the better raw value, then to the earlier trial.
@@ -141,6 +203,7 @@ class Algorithm:
             "direction": self.direction,
             "options": dict(self.options),
             "space": self.encoding.fingerprint(),
+            **({"directions": list(self.directions), "constraints": self.constraints} if self.multi else {}),
             "trials": len(self.trials),
             "rng": self.rng.bit_generator.state,
         }
@@ -160,7 +223,9 @@ class Algorithm:
         self.options = resolve_options(type(self), state.get("options", {}))
         self._validate_options()
         self.seed = int(state["seed"])
-        self.direction = state.get("direction", "max")
+        self.directions = list(state.get("directions", [state.get("direction", "max")]))
+        self.direction = self.directions[0]
+        self.constraints = int(state.get("constraints", 0))
         self._reset()
         if trials is not None:
             for record in trials:
@@ -234,6 +299,11 @@ class Algorithm:
     def _on_failed(self, trial: Trial) -> None:
         """A trial failed."""
 
+    def _on_infeasible(self, trial: Trial) -> None:
+        """A program was told infeasible without a value (its constraints known before training);
+        by default learned from as a failure."""
+        self._on_failed(trial)
+
     def _validate_options(self) -> None:
         """Raise ValueError for option values that make no sense together."""
 
@@ -267,6 +337,8 @@ class Algorithm:
         kind = event[0]
         if kind == "propose":
             self._register(self.encoding.from_list(event[2]), int(event[1]))
+        elif kind == "tell" and len(event) > 4:
+            self.tell(int(event[1]), event[2], float(event[3]), event[4], event[5])
         elif kind == "tell":
             self.tell(int(event[1]), float(event[2]), float(event[3]))
         elif kind == "fail":
@@ -284,16 +356,35 @@ class Algorithm:
             raise ValueError(f"trial {tid} is not pending (it is {state})")
         return found
 
-    def _tell(self, trial: Trial, value: float, budget: float) -> None:
+    def _tell(self, trial: Trial, values: Optional[List[float]], budget: float, feasible: Optional[bool] = None,
+              constraints: Optional[List[float]] = None) -> None:
         del self._pending[trial.id]
-        trial.value, trial.budget = value, budget
+        trial.feasible, trial.constraints = feasible, constraints
+        if values is None:
+            trial.status = Status.INFEASIBLE
+            self._on_infeasible(trial)
+            return
+        trial.value, trial.budget = values[0], budget
+        trial.values = values if self.multi else None
         trial.status = Status.OK if budget >= 1.0 else Status.STOPPED
         self._on_told(trial)
+
+    def _feasible_finals(self) -> List[Trial]:
+        return [t for t in self.trials.values() if t.status is Status.OK and t.feasible is not False]
+
+    def _constraints_of(self, record: Trial) -> Optional[List[float]]:
+        # A record from a search with other constraints (or none) carries no usable values here.
+        c = record.constraints
+        return list(c) if c is not None and len(c) == self.constraints else None
 
     def _fail(self, trial: Trial, error: Optional[str], status: Status = Status.FAILED) -> None:
         del self._pending[trial.id]
         trial.status, trial.error = status, error
         self._on_failed(trial)
+
+
+def _is_vector(value: Any) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray))
 
 
 def resolve_options(cls: type, given: Dict[str, Any]) -> Dict[str, Any]:

@@ -20,6 +20,12 @@ tournament compares members by their posterior means (under noise a lucky result
 parent), and of `mutants` mutants of the winner the one with the best expected improvement is
 proposed (`mutants` 1 is plain regularized evolution). The reported best under noise is the best
 posterior mean, as for `smbo`.
+
+With several objectives or constraints the parents are chosen NSGA-II style: the pool is the
+`population` best of all evaluated programs by (feasible first, least constraint violation,
+non-dominated rank, crowding distance), a tournament among them picks by the same order, and of
+the winner's mutants the one proposed is the best by the shared multi-objective acquisition
+(`search/multimodel.py`, a fresh scalarisation per proposal).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ import numpy as np
 
 from ..gp import GPSurrogate
 from ..models import expected_improvement
+from ..multimodel import MultiModel
+from ..pareto import crowding, front_mask, random_weights
 from ..surrogate import best_unseen
 from ..trial import Status, Trial
 from .base import Algorithm, require
@@ -65,8 +73,12 @@ class RegularizedEvolution(Algorithm):
     def _setup(self) -> None:
         self.population: deque = deque(maxlen=self.options["population"])
         self.surrogate = GPSurrogate(self.encoding, self.options["max_points"])
+        if self.multi:
+            self.model = MultiModel(self.encoding, len(self.directions), self.constraints, self.options["max_points"])
 
     def _propose(self) -> Optional[np.ndarray]:
+        if self.multi:
+            return self._propose_multi()
         if len(self.population) < self.options["population"]:
             return self.random_unseen()
         model = self.surrogate
@@ -89,13 +101,61 @@ class RegularizedEvolution(Algorithm):
         best = max(picks, key=lambda i: (means.get(members[i].id, -np.inf), self.score(members[i]), -i))
         return self.row(members[best])
 
+    def _propose_multi(self) -> Optional[np.ndarray]:
+        o = self.options
+        evaluated = [t for t in self.trials.values() if t.status is Status.OK]
+        if len(evaluated) < o["population"]:
+            return self.random_unseen()
+        pool = self._survivors(evaluated, o["population"])  # best first
+        picks = self.rng.choice(len(pool), size=o["tournament"], replace=False)
+        parent = self.row(pool[int(min(picks))])
+        model = self.model
+        if o["mutants"] > 1 and model.ready([self.row(t) for t in self._pending.values()]):
+            kids = self.encoding.mutate(np.repeat(parent[None, :], o["mutants"], axis=0), self.rng)
+            child = best_unseen(self, kids, model.acquisition(kids, random_weights(len(self.directions), self.rng),
+                                                              self.rng))
+            if child is not None:
+                return child
+        for _ in range(o["mutation_tries"]):
+            child = self.encoding.mutate(parent[None, :], self.rng)[0]
+            if not self.is_seen(child):
+                return child
+        return None
+
+    def _survivors(self, trials: List[Trial], count: int) -> List[Trial]:
+        """NSGA-II's order: feasible programs front by front (crowding breaks ties within the
+        front that overflows), then the infeasible by least total violation."""
+        feasible = [t for t in trials if t.feasible is not False]
+        chosen: List[Trial] = []
+        left = feasible
+        while left and len(chosen) < count:
+            points = np.array([self.objectives(t) for t in left])
+            mask = front_mask(points)
+            front = [t for t, keep in zip(left, mask) if keep]
+            spread = crowding(points[mask])
+            chosen.extend(front[i] for i in sorted(range(len(front)), key=lambda i: (-spread[i], front[i].id)))
+            left = [t for t, keep in zip(left, mask) if not keep]
+        others = sorted((t for t in trials if t.feasible is False),
+                        key=lambda t: (sum(max(c, 0.0) for c in (t.constraints or [])), t.id))
+        return (chosen + others)[:count]
+
     def _estimates(self, finals: List[Trial]) -> Optional[np.ndarray]:
         return posterior_estimates(self, finals, self.options["noise_floor"], self.options["recommend_among"])
 
     def _on_told(self, trial: Trial) -> None:
+        if self.multi:
+            self.model.observe(trial.id, self.row(trial), self.objectives(trial), trial.constraints, trial.feasible,
+                               trial.budget)
+            return
         if trial.status is Status.OK:
             self.population.append(trial)
         self.surrogate.observe(trial.id, self.row(trial), self.score(trial), trial.budget)
 
     def _on_failed(self, trial: Trial) -> None:
+        if self.multi:
+            self.model.observe(trial.id, self.row(trial), None, None, None, failed=True)
+            return
         self.surrogate.observe(trial.id, self.row(trial), -np.inf)
+
+    def _on_infeasible(self, trial: Trial) -> None:
+        self.model.observe(trial.id, self.row(trial), None, trial.constraints, False)

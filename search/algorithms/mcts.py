@@ -17,6 +17,11 @@ so parallel proposals spread over the tree. A failure counts as reward 0; a part
 the virtual loss on the tree (it is not a final value) and is learned by the model as a result at
 its budget. A subtree whose programs were all proposed
 is closed, so a finite space is searched without repeats until it is exhausted.
+
+With several objectives or constraints a feasible result's reward is the share of the feasible
+results so far that do not dominate it (1 on the front), an infeasible one's 0, so the tree
+steers towards widening the front; each guided roll-out's pick is the best by the shared
+multi-objective acquisition (`search/multimodel.py`) under a scalarisation drawn for that roll-out.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ import numpy as np
 from hypsearch.decisions.rows import FLOAT
 from ..gp import GPSurrogate
 from ..models import expected_improvement
+from ..multimodel import MultiModel
+from ..pareto import random_weights
 from ..surrogate import Surrogate, best_unseen
 from ..trial import Status, Trial
 from .base import Algorithm, require
@@ -96,6 +103,9 @@ class MCTS(Algorithm):
         self.surrogate = GPSurrogate(self.encoding, self.options["max_points"])
         self._paths: Dict[int, List[Node]] = {}
         self._finals: List[float] = []  # final values seen, sorted (for rank rewards)
+        if self.multi:
+            self.model = MultiModel(self.encoding, len(self.directions), self.constraints, self.options["max_points"])
+            self._points: List[np.ndarray] = []  # objective vectors of the feasible final results
 
     # -- tree structure ---------------------------------------------------------------------
 
@@ -169,6 +179,12 @@ class MCTS(Algorithm):
         rows = sp.apply_conditions(rows)
         if not guided:
             return self.first_unseen(rows)
+        if self.multi:
+            if not self.model.ready([self.row(t) for t in self._pending.values()]):
+                mean, std = self.guide.predict(rows)
+                return best_unseen(self, rows, mean + std)
+            weights = random_weights(len(self.directions), self.rng)
+            return best_unseen(self, rows, self.model.acquisition(rows, weights, self.rng))
         model = self.surrogate
         if not model.ready([self.row(t) for t in self._pending.values()]):
             mean, std = self.guide.predict(rows)
@@ -227,9 +243,33 @@ class MCTS(Algorithm):
         above = bisect.bisect_right(self._finals, value)
         return (below + above) / (2.0 * len(self._finals))
 
+    def _front_reward(self, trial: Trial) -> float:
+        """The share of the feasible final results that do not dominate this one (0 if infeasible)."""
+        if trial.feasible is False:
+            return 0.0
+        if not self._points:
+            return 1.0
+        point = self.objectives(trial)
+        others = np.array(self._points)
+        beaten = np.all(others >= point, axis=1) & np.any(others > point, axis=1)
+        return 1.0 - float(beaten.mean())
+
     def _on_told(self, trial: Trial) -> None:
         path = self._paths.pop(trial.id)
         final = trial.status is Status.OK
+        if self.multi:
+            reward = self._front_reward(trial)
+            for n in path:
+                n.p -= 1
+                if final:
+                    n.n += 1
+                    n.w += reward
+            if final and trial.feasible is not False:
+                self._points.append(self.objectives(trial))
+            self.guide.observe(self.row(trial), reward, trial.budget)
+            self.model.observe(trial.id, self.row(trial), self.objectives(trial), trial.constraints, trial.feasible,
+                               trial.budget)
+            return
         value = self.score(trial)
         reward = self._reward(value)
         for n in path:
@@ -247,4 +287,14 @@ class MCTS(Algorithm):
             n.p -= 1
             n.f += 1
         self.guide.observe_failure(self.row(trial))
+        if self.multi:
+            self.model.observe(trial.id, self.row(trial), None, None, None, failed=True)
+            return
         self.surrogate.observe(trial.id, self.row(trial), -np.inf)
+
+    def _on_infeasible(self, trial: Trial) -> None:
+        for n in self._paths.pop(trial.id):
+            n.p -= 1
+            n.n += 1  # a result of reward 0: the tree learns to avoid the region
+        self.guide.observe(self.row(trial), 0.0)
+        self.model.observe(trial.id, self.row(trial), None, trial.constraints, False)

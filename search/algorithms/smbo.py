@@ -10,6 +10,11 @@ best posterior means; the best few are mutated again and re-scored (`refine` rou
 of the acquisition around the incumbents. Pending proposals are believed at their predicted mean
 (kriging believer), so parallel proposals spread out.
 
+With several objectives or constraints (`search/multimodel.py`) there is one GP per objective and
+per constraint, and each proposal draws a fresh weight vector (ParEGO): candidates are scored by the
+expected improvement of that scalarisation times the probability of feasibility, and the elite
+whose mutants are candidates are the best programs under the same weights.
+
 The per-proposal cost is held to a few milliseconds at 1,000 evaluations of a 30-decision space
 (`benchmarks/bench_search.py --which overhead`): the GP conditions on at most `max_points`
 observations (the best and the most recent), and its hyperparameters are refitted at fixed counts
@@ -25,6 +30,8 @@ import numpy as np
 
 from ..gp import GPSurrogate
 from ..models import expected_improvement
+from ..multimodel import MultiModel
+from ..pareto import random_weights
 from ..surrogate import best_unseen, order_by
 from ..trial import Status, Trial
 from .base import Algorithm, require
@@ -58,8 +65,12 @@ class SMBO(Algorithm):
     def _setup(self) -> None:
         self.surrogate = GPSurrogate(self.encoding, self.options["max_points"])
         self._answered = 0
+        if self.multi:
+            self.model = MultiModel(self.encoding, len(self.directions), self.constraints, self.options["max_points"])
 
     def _propose(self) -> Optional[np.ndarray]:
+        if self.multi:
+            return self._propose_multi()
         o = self.options
         model = self.surrogate
         if self._answered < o["initial"] or not model.ready([self.row(t) for t in self._pending.values()]):
@@ -79,16 +90,47 @@ class SMBO(Algorithm):
             scores = np.concatenate([scores, expected_improvement(*model.predict(more), best)])
         return best_unseen(self, rows, scores)
 
+    def _propose_multi(self) -> Optional[np.ndarray]:
+        o = self.options
+        model = self.model
+        if self._answered < o["initial"] or not model.ready([self.row(t) for t in self._pending.values()]):
+            return self.random_unseen()
+        weights = random_weights(len(self.directions), self.rng)
+        batches = [self.encoding.sample(o["candidates"], self.rng)]
+        means = model.scalarised_means(weights)
+        ranked = sorted(means, key=lambda i: (not model.feasible.get(i, True), -means[i], i))[: o["elite"]]
+        if ranked and o["mutants"]:
+            elite = np.array([self.row(i) for i in ranked])
+            batches.append(self.encoding.mutate(elite[self.rng.integers(len(elite), size=o["mutants"])], self.rng))
+        rows = np.concatenate(batches)
+        scores = model.acquisition(rows, weights, self.rng)
+        for _ in range(o["refine"]):
+            more = self.encoding.mutate(np.repeat(rows[order_by(scores)[:8]], 8, axis=0), self.rng)
+            rows = np.concatenate([rows, more])
+            scores = np.concatenate([scores, model.acquisition(more, weights, self.rng)])
+        return best_unseen(self, rows, scores)
+
     def _estimates(self, finals: List[Trial]) -> Optional[np.ndarray]:
         return posterior_estimates(self, finals, self.options["noise_floor"], self.options["recommend_among"])
 
     def _on_told(self, trial: Trial) -> None:
         self._answered += 1
+        if self.multi:
+            self.model.observe(trial.id, self.row(trial), self.objectives(trial), trial.constraints, trial.feasible,
+                               trial.budget)
+            return
         self.surrogate.observe(trial.id, self.row(trial), self.score(trial), trial.budget)
 
     def _on_failed(self, trial: Trial) -> None:
         self._answered += 1
+        if self.multi:
+            self.model.observe(trial.id, self.row(trial), None, None, None, failed=True)
+            return
         self.surrogate.observe(trial.id, self.row(trial), -np.inf)
+
+    def _on_infeasible(self, trial: Trial) -> None:
+        self._answered += 1
+        self.model.observe(trial.id, self.row(trial), None, trial.constraints, False)
 
 
 def posterior_estimates(algo: Algorithm, finals: List[Trial], noise_floor: float, among: int) -> Optional[np.ndarray]:

@@ -1,0 +1,166 @@
+"""Several objectives and constraints: the Pareto helpers, every algorithm's multi-objective path
+(vector tells, infeasible programs told without training, fronts, state), and the promise that a
+single objective without constraints proposes exactly what it did before."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+
+import numpy as np
+import pytest
+
+from hypsearch.decisions import Decision
+from hypsearch.search import ALGORITHMS, algorithm, from_state
+from hypsearch.search.pareto import crowding, front_mask, hypervolume, nondominated_ranks
+from hypsearch.search.trial import Status, Trial
+
+from test_search_algorithms import conditional_space, score
+
+NAMES = sorted(ALGORITHMS)
+SEQUENCES = os.path.join(os.path.dirname(__file__), "data", "single_objective_sequences.json")
+
+
+def _sequence(name, direction, count=30):
+    algo = algorithm(name, conditional_space(), seed=11, direction=direction)
+    out = []
+    for i in range(count):
+        p = algo.propose()
+        out.append(p.assignment)
+        if i % 7 == 6:
+            algo.fail(p, "boom")
+        else:
+            algo.tell(p, score(p.assignment), 0.5 if i % 5 == 4 else 1.0)
+    return out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_single_objective_proposals_are_unchanged(name):
+    # Recorded before several objectives existed (the same loop as `_sequence`, seed 11): one
+    # objective without constraints must keep proposing exactly these programs.
+    with open(SEQUENCES) as f:
+        recorded = json.load(f)
+    for direction in ("max", "min"):
+        assert json.loads(json.dumps(_sequence(name, direction))) == recorded[f"{name}/{direction}"]
+
+
+def test_pareto_helpers():
+    pts = np.array([[1.0, 5.0], [2.0, 4.0], [3.0, 1.0], [1.5, 3.0], [0.5, 0.5]])
+    assert front_mask(pts).tolist() == [True, True, True, False, False]
+    assert nondominated_ranks(pts).tolist() == [0, 0, 0, 1, 2]
+    c = crowding(pts[:3])
+    assert np.isinf(c[0]) and np.isinf(c[2]) and np.isfinite(c[1])
+    # Staircase above (0, 0): 1*5 + (2-1)*4 + (3-2)*1 = 10.
+    assert hypervolume(pts, np.zeros(2)) == pytest.approx(10.0)
+    three = np.hstack([pts, np.ones((5, 1))])
+    assert hypervolume(three, np.zeros(3), samples=200_000) == pytest.approx(10.0, rel=0.03)
+    assert hypervolume(pts, np.array([10.0, 10.0])) == 0.0
+
+
+def grid_space():
+    """64 programs: width and depth trade accuracy against size."""
+    return [Decision("w", "int", low=0, high=7), Decision("d", "int", low=0, high=7)]
+
+
+def _objectives(a):
+    w, d = a["w"], a["d"]
+    accuracy = 1.0 - 1.0 / (1.0 + 0.6 * w + 0.3 * d + 0.05 * w * d)
+    size = (w + 1) * (d + 2)
+    return accuracy, float(size)
+
+
+def _drive(algo, count, bound=None):
+    for _ in range(count):
+        p = algo.propose()
+        if p is None:
+            break
+        acc, size = _objectives(p.assignment)
+        if bound is not None and size > bound:
+            algo.tell(p, None, feasible=False, constraints=[size - bound])  # decided before training
+        elif bound is not None:
+            algo.tell(p, [acc, size], constraints=[size - bound])
+        else:
+            algo.tell(p, [acc, size])
+    return algo
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_algorithm_searches_two_objectives_with_a_constraint(name):
+    algo = _drive(algorithm(name, grid_space(), seed=2, directions=["max", "min"], constraints=1), 40, bound=30)
+    told = [t for t in algo.trials.values() if t.status.finished]
+    assert len(told) == 40 and len({tuple(sorted(t.assignment.items())) for t in told}) == 40
+    infeasible = [t for t in told if t.status is Status.INFEASIBLE]
+    assert infeasible and all(t.feasible is False and t.value is None for t in infeasible)
+    front = algo.front()
+    assert front and all(t.feasible and t.status is Status.OK for t in front)
+    points = np.array([algo.objectives(t) for t in front])
+    assert front_mask(points).all()  # nothing in the front dominates another member
+    best = algo.best()
+    assert best.feasible and best.values[1] <= 30
+    # The state holds the vectors: a restored algorithm continues with the same proposal.
+    restored = from_state(json.loads(json.dumps(algo.state_dict())), grid_space())
+    assert restored.directions == ["max", "min"] and restored.constraints == 1
+    assert restored.propose().assignment == algo.propose().assignment
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_observe_replays_vector_records(name):
+    source = _drive(algorithm(name, grid_space(), seed=5, directions=["max", "min"], constraints=1), 25, bound=30)
+    records = [Trial.from_json(json.loads(json.dumps(t.to_json()))) for t in source.trials.values()]
+    replayed = algorithm(name, grid_space(), seed=5, directions=["max", "min"], constraints=1)
+    for r in records:
+        replayed.observe(r)
+    assert [t.id for t in replayed.front()] == [t.id for t in source.front()]
+    assert replayed.resume_randomness(source.state_dict(trials=False))
+    assert replayed.propose().assignment == source.propose().assignment
+
+
+def test_tell_checks_the_vector():
+    algo = algorithm("random", grid_space(), seed=0, directions=["max", "min"])
+    p = algo.propose()
+    with pytest.raises(ValueError, match="2 objectives"):
+        algo.tell(p, [0.5])
+    with pytest.raises(ValueError, match="infeasible"):
+        algo.tell(p, None)
+    with pytest.raises(ValueError, match="direction"):
+        algorithm("random", grid_space(), directions=["max", "up"])
+
+
+def test_a_constrained_single_objective_never_names_an_infeasible_best():
+    for name in NAMES:
+        algo = algorithm(name, grid_space(), seed=1, directions=["max"], constraints=1)
+        for _ in range(30):
+            p = algo.propose()
+            acc, size = _objectives(p.assignment)
+            algo.tell(p, acc, constraints=[size - 20])  # trained, then found too large
+        best = algo.best()
+        assert best is not None and best.feasible and _objectives(best.assignment)[1] <= 20
+
+
+def cube_space():
+    """1,000 programs; accuracy and size pull apart, and the third decision matters only a little."""
+    return [Decision(n, "int", low=0, high=9) for n in "abc"]
+
+
+def _cube_objectives(x):
+    a, b, c = x["a"], x["b"], x["c"]
+    accuracy = 1 - 1 / (1 + 0.5 * a + 0.3 * b + 0.1 * c + 0.05 * a * b) - 0.02 * abs(c - 5)
+    return accuracy, float((a + 1) * (b + 1) + 3 * c)
+
+
+def test_smbo_finds_more_of_the_front_than_random():
+    every = [dict(a=a, b=b, c=c) for a, b, c in itertools.product(range(10), repeat=3)]
+    pts = np.array([[acc, -size] for acc, size in map(_cube_objectives, every)])
+    ref = pts.min(axis=0) - 1e-9
+    hv = {}
+    for name in ("random", "smbo"):
+        runs = []
+        for seed in range(3):
+            algo = algorithm(name, cube_space(), seed=seed, directions=["max", "min"])
+            for _ in range(30):
+                p = algo.propose()
+                algo.tell(p, list(_cube_objectives(p.assignment)))
+            runs.append(hypervolume(np.array([algo.objectives(t) for t in algo.front()]), ref))
+        hv[name] = np.mean(runs) / hypervolume(pts, ref)
+    assert hv["smbo"] > hv["random"] + 0.01, hv
