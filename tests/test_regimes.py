@@ -141,3 +141,10 @@ def test_show_prints_the_accuracy_matrix_of_the_best_trial(tmp_path, capsys):
 def test_a_caller_stopping_the_trial_ends_the_whole_sequence_with_its_budget():
     result = evaluate(_program("finetune()"), should_stop=lambda: True)
     assert len(result.history) == 1 and result.stopped and result.budget == pytest.approx(1 / 4)
+
+
+@pytest.mark.parametrize("head", ["chunked(size = 128, dim = 4)", "lowrank(rank = 2)"])
+def test_the_continual_regime_takes_any_head(head):
+    space = SPACE.replace("head = full()", f"head = {head}")
+    result = evaluate(_program("continual(beta = 1.0, epochs_per_task = 1)", mip="true", space=space))
+    assert len(result.metrics["accuracy_matrix"]) == 2 and result.metrics["accuracy_matrix"][0][0] > 0.5
