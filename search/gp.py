@@ -60,10 +60,19 @@ class KernelInputs:
             groups.extend([i] * used)
             col += used
         groups.append(len(sp.decisions))  # the budget column
+        # Single-slot choices are filled in one step (a proposal featurises hundreds of rows).
+        single = [c for c in self._cat if c[1] == 1]
+        self._cat = [c for c in self._cat if c[1] != 1]
+        self._one_slots = np.array([c[0] for c in single], dtype=int)
+        self._one_cols = np.array([c[2] for c in single], dtype=int)
+        self._one_inactive = np.array([c[4] for c in single], dtype=int)
         self.group = np.array(groups, dtype=int)
         self.n_groups = len(sp.decisions) + 1
         self.width = col + 1
         self._num_slots = np.array([n[0] for n in self._num], dtype=int)
+        self._num_cols = np.array([n[1] for n in self._num], dtype=int)
+        self._num_ind = np.array([j for j, n in enumerate(self._num) if n[2] >= 0], dtype=int)
+        self._num_inactive = np.array([n[2] for n in self._num if n[2] >= 0], dtype=int)
 
     def prior_weights(self) -> np.ndarray:
         """Prior centres of the per-decision weights: two random programs differing in every
@@ -83,6 +92,13 @@ class KernelInputs:
         count = len(rows)
         z = np.zeros((count, self.width))
         r = np.arange(count)
+        if len(self._one_slots):
+            v = rows[:, self._one_slots]
+            on = ~np.isnan(v)
+            rr = np.broadcast_to(r[:, None], v.shape)
+            z[rr[on], (self._one_cols[None, :] + np.where(on, v, 0).astype(int))[on]] = _HALF
+            off = ~on & (self._one_inactive >= 0)[None, :]
+            z[rr[off], np.broadcast_to(self._one_inactive, v.shape)[off]] = _HALF
         for start, width, col, n, inactive, value in self._cat:
             v = rows[:, start:start + width]
             on = ~np.isnan(v[:, 0])
@@ -95,11 +111,10 @@ class KernelInputs:
                 z[~on, inactive] = _HALF
         if len(self._num):
             u = self.encoding.to_unit(rows, self._num_slots)
-            for j, (_, col, inactive) in enumerate(self._num):
-                on = ~np.isnan(u[:, j])
-                z[on, col] = u[on, j]
-                if inactive >= 0:
-                    z[~on, inactive] = 1.0
+            on = ~np.isnan(u)
+            z[:, self._num_cols] = np.where(on, u, 0.0)
+            if len(self._num_ind):
+                z[:, self._num_inactive] = ~on[:, self._num_ind]
         if budgets is not None:
             z[:, -1] = 1.0 - np.minimum(budgets, 1.0)
         return z
@@ -150,12 +165,9 @@ def copula(values: np.ndarray) -> np.ndarray:
     order = np.argsort(values, kind="stable")
     ranks = np.empty(n)
     ranks[order] = np.arange(n, dtype=float)
-    sorted_v = values[order]
     # Ties: every member of a run of equal values gets the run's mean rank.
-    edges = np.flatnonzero(sorted_v[1:] != sorted_v[:-1]) + 1
-    for run in np.split(np.arange(n), edges):
-        if len(run) > 1:
-            ranks[order[run]] = run.mean()
+    _, start, counts = np.unique(values[order], return_index=True, return_counts=True)
+    ranks[order] = np.repeat(start + (counts - 1) / 2.0, counts)
     return norm_ppf((ranks + 0.5) / n)
 
 
