@@ -97,16 +97,17 @@ def _is_default(field: Any, value: Any) -> bool:
         return False
 
 
-def value_text(v: Any, paths: _Paths, indent: int = 0) -> str:
-    """A concrete value (component, list, literal) as `.hyp` text."""
+def value_text(v: Any, paths: _Paths, indent: int = 0, explicit: bool = False) -> str:
+    """A concrete value (component, list, literal) as `.hyp` text (`explicit`: every argument,
+    also those equal to their defaults)."""
     if isinstance(v, Component):
-        return _component_text(v, paths, indent)
+        return _component_text(v, paths, indent, explicit)
     if isinstance(v, (list, tuple)):
-        return _list([value_text(x, paths, indent + 2) for x in v], indent)
+        return _list([value_text(x, paths, indent + 2, explicit) for x in v], indent)
     return literal(v)
 
 
-def _component_text(c: Component, paths: _Paths, indent: int) -> str:
+def _component_text(c: Component, paths: _Paths, indent: int, explicit: bool = False) -> str:
     cls = type(c)
     args: List[str] = []
     varargs = cls.__hyp_varargs__
@@ -115,37 +116,38 @@ def _component_text(c: Component, paths: _Paths, indent: int) -> str:
     for i, (name, field) in enumerate(cls.hyp_fields().items()):
         value = c.sym_getattr(name)
         if name == varargs:
-            args.extend(value_text(x, paths, indent + 2) for x in value)
+            args.extend(value_text(x, paths, indent + 2, explicit) for x in value)
             continue
         if name == extra:
-            args.extend(f"{k} = {value_text(x, paths, indent + 2)}" for k, x in value.items())
+            args.extend(f"{k} = {value_text(x, paths, indent + 2, explicit)}" for k, x in value.items())
             continue
         positional = i == 0 and cls.__hyp_positional__
-        if _is_default(field, value) and not positional:
+        if _is_default(field, value) and not positional and not (explicit and value is not None):
             continue
         if name in path_fields and isinstance(value, str):
             value = paths.rel(value)
         if cls.__hyp_name__ == "python" and name == "ref":
             value = paths.ref(value)
-        text = value_text(value, paths, indent + 2)
+        text = value_text(value, paths, indent + 2, explicit)
         args.append(text if positional else f"{name} = {text}")
     return _call(cls.__hyp_name__, args, indent)
 
 
-def program_text(p: Any, dest: Optional[str] = None) -> str:
-    """A concrete `Program` as canonical `.hyp` text."""
+def program_text(p: Any, dest: Optional[str] = None, explicit: bool = True) -> str:
+    """A concrete `Program` as canonical `.hyp` text; `explicit`: every argument written, also
+    one equal to its default (a best.hyp says what ran, whatever later defaults become)."""
     paths = _Paths(dest)
     blocks: List[str] = []
     imports = [f"import {literal(paths.rel(i))}" if os.path.isabs(i) or i.endswith(".py") else f"import {i}" for i in p.imports]
     if imports:
         blocks.append("\n".join(imports))
-    params = [f"{k} = {value_text(v, paths, 0)}" for k, v in p.params.items()]
+    params = [f"{k} = {value_text(v, paths, 0, explicit)}" for k, v in p.params.items()]
     if params:
         blocks.append("\n".join(params))
     for f in FIELD_ORDER:
         v = p.sym_getattr(f)
         if v is not None:
-            blocks.append(f"{f} = {value_text(v, paths, 0)}")
+            blocks.append(f"{f} = {value_text(v, paths, 0, explicit)}")
     return "\n\n".join(blocks) + "\n"
 
 

@@ -22,6 +22,7 @@ COMMANDS = {
     "export": "Export the best model of an experiment.",
     "plot": "Plot best-so-far curves of experiment directories.",
     "lsp": "Run the .hyp language server for editors (stdio).",
+    "docs": "Write the vocabulary reference (docs/vocabulary.md) from the registry.",
 }
 
 

@@ -25,6 +25,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=int, metavar="N", help="show only the first N rows")
 
 
+def asked_text(exp) -> str:
+    """`asked 4, then 6 on resume`: the trials each start and resume of the experiment asked for."""
+    asked = [exp.settings.trials]
+    for r in (exp.run or {}).get("resumes", []):
+        n = (r.get("settings") or {}).get("trials") if isinstance(r, dict) else None
+        if isinstance(n, int) and n > max(asked):  # a resume asking no more ran nothing new
+            asked.append(n)
+    text = f"asked {asked[0]}"
+    if len(asked) > 1:
+        text += ", then " + ", then ".join(str(n) for n in asked[1:]) + " on resume"
+    return text
+
+
 def main(args: argparse.Namespace) -> int:
     # The runner loads on use: every command module is imported to build the CLI's parser, and
     # `check` or `sample` must not pay for (or depend on) the runner.
@@ -49,7 +62,7 @@ def main(args: argparse.Namespace) -> int:
         }, indent=2))
         return 0
     counts = ", ".join(f"{n} {s}" for s, n in exp.counts().items() if n) or "none finished"
-    print(f"{exp.dir}: {exp.settings.algo}, {len(exp.trials)}/{exp.settings.trials} trials ({counts}), "
+    print(f"{exp.dir}: {exp.settings.algo}, {len(exp.trials)} trials ({asked_text(exp)}; {counts}), "
           f"objective {'maximised' if exp.mode == 'max' else 'minimised'}")
     if exp.trials:
         print(trials_table(exp.trials, exp.mode, top=args.top, sort=args.sort))

@@ -62,22 +62,48 @@ def trials_table(records: Sequence[Trial], mode: str, top: Optional[int] = None,
     if top is not None:
         rows = rows[:top]
     metrics = [m for m in metric_names(rows) if m not in ("value",)][:4]
-    header = ["id", "status", "value"] + metrics + ["secs", "choices"]
+    # The value column only when no metric column already shows it.
+    same = [m for m in metrics if all(r.value == last_metrics(r).get(m) for r in rows)]
+    header = ["id", "status"] + ([] if same else ["value"]) + metrics + ["secs", "choices"]
     table = [header]
+    differ = differing_choices(rows)
+    short = short_names(differ)
     for r in rows:
         last = last_metrics(r)
-        choices = ", ".join(f"{k}={_fmt(v)}" for k, v in (r.choices or {}).items())
-        if len(choices) > 70:
-            choices = choices[:67] + "..."
+        choices = ", ".join(f"{short[k]}={_fmt(v)}" for k, v in (r.choices or {}).items() if k in short)
         if not choices and r.error:
             choices = r.error.splitlines()[0][:70]
-        table.append([str(r.id), r.status, _fmt(r.value)] + [_fmt(last.get(m)) for m in metrics]
+        table.append([str(r.id), r.status] + ([] if same else [_fmt(r.value)]) + [_fmt(last.get(m)) for m in metrics]
                      + [f"{r.finished - r.started:.1f}", choices])
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
     lines = []
     for row in table:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
     return "\n".join(line.rstrip() for line in lines)
+
+
+def differing_choices(records: Sequence[Trial]) -> List[str]:
+    """Decision names whose value (or presence) differs between the trials, in first-seen order."""
+    names: List[str] = []
+    for r in records:
+        names.extend(k for k in (r.choices or {}) if k not in names)
+    if len(records) < 2:
+        return names
+    missing = object()
+    return [k for k in names if len({repr((r.choices or {}).get(k, missing)) for r in records}) > 1]
+
+
+def short_names(names: Sequence[str]) -> Dict[str, str]:
+    """Each dotted decision name cut to its shortest tail that no other name ends with."""
+    out: Dict[str, str] = {}
+    for name in names:
+        parts = name.split(".")
+        for k in range(1, len(parts) + 1):
+            tail = ".".join(parts[-k:])
+            if not any(o != name and (o == tail or o.endswith("." + tail)) for o in names):
+                break
+        out[name] = tail
+    return out
 
 
 def failure_summary(records: Sequence[Trial], most: int = 3) -> List[str]:
