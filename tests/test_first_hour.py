@@ -46,3 +46,19 @@ def test_a_run_resumed_with_more_trials_reads_well(tmp_path, capsys):
     assert "value" in header  # the objective is no metric column here
     rows = [line for line in shown.splitlines() if line[:1].isdigit()]
     assert all("lr=" in r and "width=" in r for r in rows)
+
+
+def test_rays_token_authentication_notice_is_filtered_and_its_errors_kept(caplog):
+    import logging
+
+    from hypsearch.runner.ray_noise import RAY_AUTH_LOGGER, quiet_ray_notices
+
+    quiet_ray_notices()
+    quiet_ray_notices()  # idempotent
+    logger = logging.getLogger(RAY_AUTH_LOGGER)
+    with caplog.at_level(logging.WARNING, logger=RAY_AUTH_LOGGER):
+        logger.warning("Token authentication is enabled for this Ray cluster. Set RAY_AUTH_MODE=disabled to opt out.")
+        logger.warning("something else Ray wants to say")
+        logger.error("Token authentication is disabled for this Ray cluster: and it failed")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["something else Ray wants to say", "Token authentication is disabled for this Ray cluster: and it failed"]
