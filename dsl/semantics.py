@@ -53,7 +53,10 @@ FIELD_KINDS = {
     "train": ("train",),
     "objective": ("objective",),
     "search": ("search",),
+    "constraints": ("constraint",),
 }
+# Reserved fields that take a list of components as well (`objective = [maximize(...), ...]`).
+LIST_FIELDS = ("objective", "constraints")
 
 
 class Ctx:
@@ -148,7 +151,15 @@ class Evaluator:
                     raise self.error(f"`{st.name}` is assigned twice (first at line {first.line})", st.loc)
                 seen[st.name] = st.loc
                 node = self.eval(st.value, Ctx())
-                if st.name in RESERVED_FIELDS:
+                if st.name in RESERVED_FIELDS and st.name in LIST_FIELDS and isinstance(node, ListN):
+                    for item in node.items:
+                        for el in item.element_nodes():
+                            self.check_kind(el, FIELD_KINDS[st.name], f"`{st.name}`", st.value.loc)
+                    fields[st.name] = node
+                elif st.name == "constraints":
+                    raise self.error("`constraints` takes a list: `constraints = [at_most(\"params\", 50000)]`",
+                                     st.value.loc)
+                elif st.name in RESERVED_FIELDS:
                     self.check_kind(node, FIELD_KINDS[st.name], f"`{st.name}`", st.value.loc)
                     fields[st.name] = node
                 else:

@@ -164,3 +164,72 @@ def test_smbo_finds_more_of_the_front_than_random():
             runs.append(hypervolume(np.array([algo.objectives(t) for t in algo.front()]), ref))
         hv[name] = np.mean(runs) / hypervolume(pts, ref)
     assert hv["smbo"] > hv["random"] + 0.01, hv
+
+
+# -- the language and the runner ---------------------------------------------------------------
+
+MO_SPACE = """\
+data = iris()
+target = sequential(linear(out = oneof(2, 4, 8, 64)), relu(), linear(out = 3))
+train = train(epochs = 2)
+objective = [maximize("val_accuracy"), minimize("params")]
+constraints = [at_most("params", 200)]
+search = search(algo = "evolution", trials = 4, seed = 1)
+"""
+
+
+def test_objective_lists_and_constraints_parse_print_and_reload():
+    import hypsearch
+
+    space = hypsearch.loads(MO_SPACE, filename="mo.hyp")
+    program = space.sample(seed=0)
+    assert [type(o).__hyp_name__ for o in program.objective] == ["maximize", "minimize"]
+    assert [(c.metric, c.bound) for c in program.constraints] == [("params", 200.0)]
+    text = hypsearch.dumps(program)
+    assert "objective = [maximize(\"val_accuracy\"), minimize(\"params\")]" in text
+    assert hypsearch.loads(text, filename="mo.hyp").sample() == program
+
+
+@pytest.mark.parametrize("line, message", [
+    ('constraints = [maximize("params")]', "mo.hyp:5:16: error: `constraints` takes a constraint component"),
+    ('constraints = at_most("params", 200)', "mo.hyp:5:15: error: `constraints` takes a list"),
+])
+def test_bad_constraints_are_located(line, message):
+    import hypsearch
+    from hypsearch.dsl.errors import HypError
+
+    with pytest.raises(HypError) as e:
+        hypsearch.loads(MO_SPACE.replace('constraints = [at_most("params", 200)]', line), filename="mo.hyp")
+    assert message in e.value.render()
+
+
+def test_check_names_an_unknown_constraint_metric(tmp_path, capsys):
+    from hypsearch.cli import main as cli
+
+    path = tmp_path / "mo.hyp"
+    path.write_text(MO_SPACE.replace('at_most("params"', 'at_most("parms"'))
+    assert cli(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "mo.hyp:5:24" in err and "did you mean `params`" in err
+
+
+def test_a_run_records_vectors_decides_size_before_training_and_keeps_the_front(tmp_path):
+    import hypsearch
+    from hypsearch.runner.front import front_of
+
+    path = tmp_path / "mo.hyp"
+    path.write_text(MO_SPACE)
+    exp = hypsearch.run(str(path), executor="inline", out=str(tmp_path / "exp"))
+    by_status = {}
+    for t in exp.trials:
+        by_status.setdefault(t.status.value, []).append(t)
+    # out=64 has 515 parameters: over the bound, so never trained (no epoch metrics, only the counts).
+    (big,) = by_status["infeasible"]
+    assert big.choices and big.feasible is False and big.constraints == [315.0]
+    assert set(big.metrics[-1]) >= {"params", "flops"} and "val_accuracy" not in big.metrics[-1]
+    for t in by_status["ok"]:
+        assert t.values == [t.metrics[-1]["val_accuracy"], t.metrics[-1]["params"]] and t.feasible is True
+        assert t.metrics[-1]["flops"] > 0 and t.metrics[-1]["params_hypernet"] == 0
+    front = front_of(exp.trials, ["max", "min"])
+    assert sorted(os.listdir(tmp_path / "exp" / "front")) == sorted(f"{t.id}.hyp" for t in front)
+    assert exp.best.feasible

@@ -46,3 +46,24 @@ class search(Component):
     trials: Annotated[int, "number of programs to evaluate"] = 20
     seed: Annotated[Optional[int], "seed of the algorithm"] = None
     options: Annotated[Dict[str, Any], "algorithm options (population, exploration, ...)"] = {}
+
+
+class Constraint(Component):
+    """Base of constraints: a bound on a metric a trial reports (or a built-in one: params, flops,
+    latency_ms), listed in the top-level `constraints = [...]`."""
+
+
+@builtin("constraint")
+class at_most(Constraint):
+    """The metric must not exceed the bound (`at_most("params", 50000)`)."""
+
+    metric: Annotated[str, "metric name (params, flops, latency_ms or any reported metric)"]
+    bound: Annotated[float, "the largest value allowed"]
+
+
+@builtin("constraint")
+class at_least(Constraint):
+    """The metric must reach the bound (`at_least("val_accuracy", 0.9)`)."""
+
+    metric: Annotated[str, "metric name (params, flops, latency_ms or any reported metric)"]
+    bound: Annotated[float, "the smallest value allowed"]

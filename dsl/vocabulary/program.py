@@ -1,13 +1,13 @@
 """`Program`: the symbolic value a whole `.hyp` file stands for."""
 
 
-from typing import Annotated, Any, Dict, List, Optional
+from typing import Annotated, Any, Dict, List, Optional, Union
 
 import pyglove as pg
 
 from ..registry import Component
 
-RESERVED_FIELDS = ("target", "hypernet", "data", "train", "objective", "search")
+RESERVED_FIELDS = ("target", "hypernet", "data", "train", "objective", "search", "constraints")
 
 
 class Program(pg.Object):
@@ -17,8 +17,10 @@ class Program(pg.Object):
     hypernet: Annotated[Optional[Component], "the hypernetwork generating target weights"] = None
     data: Annotated[Optional[Component], "the data set"] = None
     train: Annotated[Optional[Component], "the training recipe"] = None
-    objective: Annotated[Optional[Component], "what the search optimises"] = None
+    objective: Annotated[Optional[Union[Component, List[Component]]],
+                         "what the search optimises (a list: several objectives)"] = None
     search: Annotated[Optional[Component], "default search settings"] = None
+    constraints: Annotated[Optional[List[Component]], "bounds every trial must meet (at_most, at_least)"] = None
     params: Annotated[Dict[str, Any], "user parameters (other top-level fields)"] = {}
     imports: Annotated[List[str], "imported Python files (absolute) and modules"] = []
     # Loaded programs hold absolute paths and leave this none (so a program equals itself printed

@@ -26,6 +26,7 @@ FIELD_KINDS = {
     "train": ("train",),
     "objective": ("objective",),
     "search": ("search",),
+    "constraints": ("constraint",),
 }
 
 PRIMITIVE_DOCS = {

@@ -25,3 +25,14 @@ class TrialInvalid(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class TrialInfeasible(Exception):
+    """The built program violates a constraint decided before training (params, flops): it is
+    recorded as infeasible, with its constraint values and built-in metrics, and never trained."""
+
+    def __init__(self, reason: str, constraints: List[float], metrics: Dict[str, Any]):
+        super().__init__(reason)
+        self.reason = reason
+        self.constraints = list(constraints)
+        self.metrics = dict(metrics)

@@ -71,7 +71,11 @@ def reported_metrics(program: Any) -> Optional[List[str]]:
 
 
 def check_metric(space: Any, program: Any) -> None:
-    """HypError at the objective's metric when training never reports it."""
+    """HypError at the objective's metric when training never reports it (every objective's and
+    every constraint's, for lists; the built-in metrics params, flops, latency_ms always count)."""
+    if isinstance(program.objective, (list, tuple)) or getattr(program, "constraints", None):
+        _check_metric_lists(space, program)
+        return
     objective = program.objective
     metric = getattr(objective, "metric", None)
     if not isinstance(metric, str):  # a Python objective, or none (the default metric)
@@ -83,6 +87,45 @@ def check_metric(space: Any, program: Any) -> None:
     target = getattr(node, "fields", {}).get("metric", node)
     raise _at(target, f"the objective's metric `{metric}` is not reported by training on "
                       f"{type(program.data).__hyp_name__}{suggest(metric, reported)}; reported: {', '.join(reported)}")
+
+
+def _check_metric_lists(space: Any, program: Any) -> None:
+    from .measure import BUILTIN
+
+    reported = reported_metrics(program)
+    if reported is None:
+        return
+    reported = reported + [m for m in BUILTIN if m not in reported]
+    for field, what in (("objective", "objective's"), ("constraints", "constraint's")):
+        given = getattr(program, field, None)
+        given = given if isinstance(given, (list, tuple)) else ([given] if given is not None else [])
+        node = space.root.fields.get(field)
+        items = list(getattr(node, "items", None) or [node] * len(given))
+        for i, component in enumerate(given):
+            metric = getattr(component, "metric", None)
+            if not isinstance(metric, str) or metric in reported:
+                continue
+            item = items[i] if i < len(items) else node
+            target = getattr(item, "fields", {}).get("metric", item) if item is not None else None
+            raise _at(target, f"the {what} metric `{metric}` is not reported by training on "
+                              f"{type(program.data).__hyp_name__}{suggest(metric, reported)}; "
+                              f"reported: {', '.join(reported)}")
+
+
+def check_recipe(space: Any, program: Any) -> None:
+    """HypError at the `train(...)` argument training would refuse (epochs = 0 and the like)."""
+    from hypsearch.dsl.vocabulary.training import train as TrainRecipe
+
+    from .train import _check_recipe
+
+    try:
+        _check_recipe(program.train if program.train is not None else TrainRecipe())
+    except HypError as e:
+        node = space.root.fields.get("train")
+        words = e.message.removeprefix("train: ").split()
+        field = words[0] if words else ""
+        target = getattr(node, "fields", {}).get(field, node)
+        raise _at(target, e.message) from None
 
 
 def check_builds(space: Any, budget: int = 128) -> Any:
@@ -108,6 +151,8 @@ def precheck(space: Any, budget: int = 128, search_block: bool = True, build: bo
         return []
     program = space.sample(seed=0)
     check_metric(space, program)
+    if program.target is not None:
+        check_recipe(space, program)
     warnings = []
     if program.target is not None:
         report = check_builds(space, budget)

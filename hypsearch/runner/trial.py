@@ -27,7 +27,7 @@ from hypsearch.data import Dataset, load_data
 from hypsearch.dsl.errors import HypError, suggest
 from hypsearch.dsl.pyref import is_file_ref, load_file, load_module, resolve
 
-from .errors import TrialFailed, TrialInvalid
+from .errors import TrialFailed, TrialInfeasible, TrialInvalid
 from ..objective_value import objective_value
 
 Metrics = Dict[str, Any]
@@ -46,6 +46,8 @@ class TrialResult:
     objective: str = ""              # the metric name, or the Python reference
     stopped: bool = False            # ended early by `should_stop`
     budget: float = 1.0              # epochs done / epochs asked
+    values: Optional[List[float]] = None       # several objectives: the vector (`value` is its first)
+    constraints: Optional[List[float]] = None  # each constraint's value (at or below 0: met); None: none
 
 
 @dataclass(frozen=True)
@@ -61,11 +63,28 @@ class Objective:
         return self.metric if self.metric is not None else f"python({self.ref!r})"
 
 
-def objective_of(program: Any, classification: bool = True) -> Objective:
-    """The program's objective; without one, max val_accuracy (classification) or min val_loss."""
+def objectives_of(program: Any, classification: bool = True) -> List[Objective]:
+    """Every objective of the program, in the order stated (one unless `objective = [...]`)."""
     obj = program.objective
+    if isinstance(obj, (list, tuple)):
+        if not obj:
+            raise HypError("`objective = []` names no objective")
+        return [_one_objective(o) for o in obj]
+    return [objective_of(program, classification)]
+
+
+def objective_of(program: Any, classification: bool = True) -> Objective:
+    """The program's objective (the first of several); without one, max val_accuracy
+    (classification) or min val_loss."""
+    obj = program.objective
+    if isinstance(obj, (list, tuple)):
+        return objectives_of(program, classification)[0]
     if obj is None:
         return Objective("max", "val_accuracy") if classification else Objective("min", "val_loss")
+    return _one_objective(obj)
+
+
+def _one_objective(obj: Any) -> Objective:
     kind = getattr(obj, "__hyp_name__", "")
     if kind not in ("maximize", "minimize"):
         raise HypError(f"objective must be maximize(...) or minimize(...), got `{kind or type(obj).__name__}`")
@@ -170,16 +189,28 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
     from .regimes import planned_epochs, regime_metric_names, train_regime
     from .train import metric_names, seed_everything
 
+    from .measure import BUILTIN, latency_metrics, static_metrics
+    from .objectives import bounds_of, constraint_values
+
     recipe = program.train if program.train is not None else TrainRecipe()
-    reported = metric_names(dataset.info, dataset.multitask) + regime_metric_names(recipe, dataset)
-    if objective.metric not in reported:
-        shown = [m for m in reported if m not in ("epoch",)]
-        raise HypError(f"the objective's metric `{objective.metric}` is not reported by training on "
-                       f"{dataset.name}; reported metrics: {', '.join(shown)}{suggest(objective.metric, shown)}")
+    reported = metric_names(dataset.info, dataset.multitask) + regime_metric_names(recipe, dataset) + list(BUILTIN)
+    objectives = objectives_of(program, dataset.classification) if isinstance(program.objective, (list, tuple)) \
+        else [objective]
+    bounds = bounds_of(program)
+    for what, metric in [("objective's", o.metric) for o in objectives] + [("constraint's", b.metric) for b in bounds]:
+        if metric is None:
+            raise HypError("several objectives are metrics a trial reports; a Python objective can only be the only one")
+        if metric not in reported:
+            shown = [m for m in reported if m not in ("epoch",)]
+            raise HypError(f"the {what} metric `{metric}` is not reported by training on "
+                           f"{dataset.name}; reported metrics: {', '.join(shown)}{suggest(metric, shown)}")
+    named = {o.metric for o in objectives} | {b.metric for b in bounds}
+    builtin: Metrics = {}
     seen: List[Metrics] = []
 
     def on_epoch(metrics: Metrics) -> None:
         seen.append(metrics)
+        metrics.update(builtin)  # the built-in metrics ride along on every epoch's dict
         _call_through(report, {**metrics, OBJECTIVE_KEY: metrics[objective.metric]})
 
     halted = {"by_caller": False}
@@ -195,6 +226,16 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
     try:
         seed_everything(recipe.seed)  # initialisation is part of what the seed fixes
         model = _build_model(program, dataset.info.input_shape, dataset.tasks)
+        # An eval-mode forward on zeros: it draws no random numbers, so training is unchanged.
+        builtin.update(static_metrics(model, dataset.info.input_shape))
+        early = [b for b in bounds if b.static]
+        violated = [b for b in early if (b.value(builtin) or 0.0) > 0]
+        if violated:
+            values = constraint_values(bounds, builtin)
+            failure = TrialInfeasible(", ".join(f"{b.metric} {builtin.get(b.metric):g} is not "
+                                                f"{'at most' if b.kind == 'at_most' else 'at least'} {b.bound:g}"
+                                                for b in violated), values, builtin)
+            raise _Infeasible()
         task_input = (dataset.multitask or _task_conditioned(program)) and _accepts_task(model)
         history = train_regime(model, dataset, recipe, device=device, task_input=task_input,
                                report=on_epoch, should_stop=stop if should_stop is not None else None,
@@ -204,6 +245,8 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
         model.input_normalization = dataset.normalization
     except _Through:
         raise
+    except _Infeasible:
+        pass
     except HypError as e:  # from the compiler, or a model whose output does not fit the data
         failure = TrialInvalid(str(e))
     except TrialFailed as e:
@@ -216,11 +259,18 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
         _release_memory(device)
         raise failure
     final = history[-1]
+    if named & {"latency_ms", "latency_ms_batch", "peak_memory_mb"}:
+        # Timed only when an objective or constraint names them: warm passes cost every trial time.
+        final.update(latency_metrics(model, dataset.info.input_shape, recipe.batch_size, device))
+    final.update(builtin)
+    multi = len(objectives) > 1 or bool(bounds)
     planned = planned_epochs(recipe, dataset)
     return TrialResult(final, history, float(final[objective.metric]), objective.mode, model,
                        objective.name, stopped=halted["by_caller"] and len(history) < planned,
                        # Stopping early on its own (train(patience)) finishes the recipe: a full budget.
-                       budget=len(history) / planned if halted["by_caller"] else 1.0)
+                       budget=len(history) / planned if halted["by_caller"] else 1.0,
+                       values=[float(final[o.metric]) for o in objectives] if multi else None,
+                       constraints=constraint_values(bounds, final))
 
 
 def _build_model(program: Any, input_shape: Tuple[int, ...], tasks: int) -> Any:
@@ -241,6 +291,10 @@ def _accepts_task(model: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return "task" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+
+
+class _Infeasible(Exception):
+    """Ends the build step early for a program that violates a constraint decided before training."""
 
 
 class _Through(Exception):

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from hypsearch.dsl.errors import HypError
 from hypsearch.search.trial import Status, Trial
 
-from .errors import TrialFailed, TrialInvalid
+from .errors import TrialFailed, TrialInfeasible, TrialInvalid
 
 WEIGHTS_FORMAT = "hypsearch-model/1"
 
@@ -61,6 +61,9 @@ def run_trial(trial: Trial, program: Any, report: Optional[Callable[[Dict[str, A
                           checkpoint=checkpoint, resume=resume)
     except TrialInvalid as e:
         return ended(Status.INVALID, error=e.reason), None, False
+    except TrialInfeasible as e:  # decided before training: nothing ran
+        return ended(Status.INFEASIBLE, error=f"infeasible: {e.reason}", feasible=False, constraints=e.constraints,
+                     metrics=[e.metrics]), None, False
     except TrialFailed as e:
         error = e.reason + (f"\n{_tail(e.traceback)}" if e.traceback else "")
         return ended(Status.FAILED, error=error, metrics=list(e.history) or history), None, False
@@ -76,7 +79,11 @@ def run_trial(trial: Trial, program: Any, report: Optional[Callable[[Dict[str, A
         return ended(Status.FAILED, error=f"objective value is {value!r}", metrics=hist), None, False
     budget = float(getattr(result, "budget", 1.0) or 1.0)
     status = Status.OK if budget >= 1.0 else Status.STOPPED
-    return ended(status, value=float(value), metrics=hist, budget=budget), result.model, False
+    constraints = getattr(result, "constraints", None)
+    extra = {"values": list(result.values)} if getattr(result, "values", None) is not None else {}
+    if constraints is not None:
+        extra.update(constraints=list(constraints), feasible=all(c <= 0 for c in constraints))
+    return ended(status, value=float(value), metrics=hist, budget=budget, **extra), result.model, False
 
 
 def _message(e: BaseException, with_trace: bool = False) -> str:

@@ -100,7 +100,8 @@ class Algorithm:
         if not budget > 0:
             raise ValueError(f"budget of trial {trial.id} must be above 0, got {budget}")
         if constraints is not None:
-            constraints = [float(c) for c in constraints]
+            # A constraint whose metric was never reported (null in a journal) counts as violated.
+            constraints = [math.inf if c is None else float(c) for c in constraints]
             if len(constraints) != self.constraints:
                 raise ValueError(f"trial {trial.id}: {len(constraints)} constraint values for {self.constraints} "
                                  f"constraints")

@@ -55,6 +55,8 @@ def why_alone(program: Any, device: str = "cpu") -> Optional[str]:
     """Why this program cannot join a population (None: it can, as far as its text tells)."""
     from hypsearch.runner.augment import augment_of
 
+    if isinstance(program.objective, (list, tuple)) or getattr(program, "constraints", None):
+        return "several objectives or constraints (measured per trial)"
     metric = getattr(program.objective, "metric", None)
     if getattr(type(metric), "__hyp_name__", None) == "python":
         return "a Python objective scores it"
