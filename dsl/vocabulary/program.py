@@ -26,3 +26,24 @@ class Program(pg.Object):
     # Loaded programs hold absolute paths and leave this none (so a program equals itself printed
     # and loaded elsewhere); a program built by hand in Python may set it to resolve relative paths.
     source: Annotated[Optional[str], "the folder's .hyp file that relative paths resolve against"] = None
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: a user field (`lr = floatv(...)`) reads as
+        # `program.lr`, as Optuna's and pyglove's users expect. Private and dunder names (pyglove's
+        # and copy's probes) keep raising AttributeError.
+        if not name.startswith("_"):
+            try:
+                params = object.__getattribute__(self, "sym_init_args")["params"]
+            except (AttributeError, KeyError, TypeError):
+                params = None
+            if params is not None and name in params:
+                return params[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getitem__(self, name: str) -> Any:
+        """A reserved field or a user field by name: `program["lr"]`, `program["target"]`."""
+        if name in RESERVED_FIELDS:
+            return self.sym_getattr(name)
+        if name in self.params:
+            return self.params[name]
+        raise KeyError(f"the program has no field `{name}`; user fields: {', '.join(self.params) or 'none'}")
