@@ -233,3 +233,54 @@ def test_a_run_records_vectors_decides_size_before_training_and_keeps_the_front(
     front = front_of(exp.trials, ["max", "min"])
     assert sorted(os.listdir(tmp_path / "exp" / "front")) == sorted(f"{t.id}.hyp" for t in front)
     assert exp.best.feasible
+    _results_of(str(tmp_path / "exp"), front, big, tmp_path)
+
+
+def _results_of(directory, front, infeasible, tmp_path):
+    """show lists the front first (and alone with --front), plot draws it, export takes any trial."""
+    import contextlib
+    import io
+
+    from hypsearch.cli import main as cli
+
+    def text(argv):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert cli(argv) == 0
+        return out.getvalue()
+
+    shown = text(["show", directory])
+    head, rest = shown.split("other trials:")
+    assert f"Pareto front ({len(front)} of 4 trials" in head
+    assert all(f"\n{t.id}  " in head for t in front) and f"\n{infeasible.id}  " in rest
+    only = text(["show", directory, "--front"])
+    assert "other trials" not in only and f"\n{infeasible.id}  " not in only
+    assert text(["plot", directory, "--kind", "front", "--out", str(tmp_path / "front.png")])
+    assert (tmp_path / "front.png").stat().st_size > 1000
+    member = front[0]
+    text(["export", directory, "--trial", str(infeasible.id), "--out", str(tmp_path / "t.hyp")])
+    import hypsearch
+    assert hypsearch.load(str(tmp_path / "t.hyp")).sample().target.layers[0].out == 64
+    assert cli(["export", directory, "--trial", "99", "--out", str(tmp_path / "x.hyp")]) == 2
+    assert member.feasible
+
+
+def test_optimize_takes_tuples_and_dicts_and_returns_the_front():
+    import hypsearch
+
+    space = hypsearch.loads("x = intv(0, 9)\ny = intv(0, 9)\n", filename="s.hyp")
+    res = hypsearch.optimize(space, lambda p: (p.x + 0.1 * p.y, p.x * p.y), directions=["maximize", "minimize"],
+                             algo="smbo", trials=20, seed=0)
+    assert all(len(t.values) == 2 and t.value == t.values[0] for t in res.trials if t.status is Status.OK)
+    points = np.array([[t.values[0], -t.values[1]] for t in res.front])
+    assert len(res.front) >= 2 and front_mask(points).all()
+    every = np.array([[t.values[0], -t.values[1]] for t in res.trials if t.status is Status.OK])
+    assert front_mask(every).sum() == len(res.front)
+    res = hypsearch.optimize(space, lambda p: {"acc": p.x, "size": p.x * p.y, "note": 1},
+                             objectives={"acc": "maximize", "size": "minimize"}, algo="evolution", trials=12, seed=0)
+    assert res.trials[0].values == [res.trials[0].metrics[0]["acc"], res.trials[0].metrics[0]["size"]]
+    bad = hypsearch.optimize(space, lambda p: (1.0,), directions=["max", "min"], algo="random", trials=2, seed=0)
+    assert all(t.status is Status.FAILED and "1 values for 2 objectives" in t.error for t in bad.trials)
+    from hypsearch.dsl.errors import HypError
+    with pytest.raises(HypError, match="maximize"):
+        hypsearch.optimize(space, lambda p: (1, 2), directions=["up", "down"], trials=2)

@@ -5,7 +5,7 @@ keeps each member's `.hyp`, and the counts the run's summary reports."""
 from __future__ import annotations
 
 import os
-from typing import Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 import numpy as np
 
@@ -59,3 +59,41 @@ def write_front(folder: str, front: Sequence[Trial], text_of: Callable[[Trial, s
         if not os.path.exists(path):
             text = text_of(r, path)
             write_text_atomic(path, text if text.endswith("\n") else text + "\n")
+
+
+def experiment_directions(exp: Any) -> Optional[List[str]]:
+    """The directions of an experiment's objectives when it has several objectives or constraints
+    (read from its copy of the space), else None."""
+    from hypsearch.dsl.api import load
+
+    from .experiment import ExperimentDir
+    from .objectives import is_multi
+    from .trial import objectives_of
+
+    space_file = (exp.run or {}).get("space_file")
+    if not space_file:
+        return None
+    try:
+        program = load(ExperimentDir(exp.dir).space_file()).sample(seed=0)
+    except Exception:  # a damaged or moved copy: shown as a single objective
+        return None
+    if not is_multi(program):
+        return None
+    return [o.mode for o in objectives_of(program)]
+
+
+def front_tables(records: Sequence[Trial], mode: str, directions: Sequence[str], only_front: bool = False,
+                 top: Optional[int] = None, sort: Optional[str] = None) -> str:
+    """The Pareto front's trials first (a table of their own, marked), then the others."""
+    from .report import trials_table
+
+    front = front_of(records, directions)
+    ids = {r.id for r in front}
+    names = ", ".join(f"{'max' if d == 'max' else 'min'}" for d in directions)
+    parts = [f"Pareto front ({len(front)} of {len(records)} trials; objectives {names}):"]
+    parts.append(trials_table(front, mode, top=top, sort=sort) if front else "  (no feasible finished trial)")
+    rest = [r for r in records if r.id not in ids]
+    if not only_front and rest:
+        parts.append("\nother trials:")
+        parts.append(trials_table(rest, mode, top=top, sort=sort))
+    return "\n".join(parts)

@@ -16,7 +16,7 @@ from hypsearch.dsl.errors import HypError
 from hypsearch.search.trial import Status, Trial
 from .experiment import Experiment
 
-KINDS = ("history", "importance", "parallel", "matrix")
+KINDS = ("history", "importance", "parallel", "matrix", "front")
 REPEATS = 10  # shuffles per decision in the permutation importance
 
 
@@ -82,7 +82,50 @@ def plot(dirs: Sequence[str], out: str, kind: str = "history") -> str:
         raise HypError(f"--kind {kind} plots one experiment; give one DIR (got {len(experiments)})")
     if kind == "matrix":
         return accuracy_matrix(experiments[0], out)
+    if kind == "front":
+        return front(experiments[0], out)
     return importance(experiments[0], out) if kind == "importance" else parallel(experiments[0], out)
+
+
+def front(exp: Experiment, out: str) -> str:
+    """Two objectives: every feasible trial as a dot, the infeasible as crosses, the Pareto front
+    as a staircase of its members. More objectives: `--kind parallel` shows them."""
+    from .front import experiment_directions, front_of, vector
+
+    directions = experiment_directions(exp)
+    if directions is None or len(directions) != 2:
+        raise HypError(f"--kind front draws an experiment with two objectives; {exp.dir} has "
+                       f"{1 if directions is None else len(directions)} (see --kind parallel)")
+    names = [o.metric or o.name for o in _objectives(exp)]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    done = [r for r in exp.trials if r.status.has_value and vector(r) is not None and len(vector(r)) == 2]
+    ok = [r for r in done if r.feasible is not False]
+    bad = [r for r in done if r.feasible is False]
+    if ok:
+        ax.scatter([vector(r)[0] for r in ok], [vector(r)[1] for r in ok], s=18, color="tab:blue", alpha=0.6,
+                   label="trials")
+    if bad:
+        ax.scatter([vector(r)[0] for r in bad], [vector(r)[1] for r in bad], s=22, marker="x", color="tab:gray",
+                   label="infeasible")
+    members = sorted(front_of(exp.trials, directions), key=lambda r: vector(r)[0])
+    if members:
+        ax.step([vector(r)[0] for r in members], [vector(r)[1] for r in members], where="post", color="tab:red")
+        ax.scatter([vector(r)[0] for r in members], [vector(r)[1] for r in members], s=36, color="tab:red",
+                   label=f"Pareto front ({len(members)})", zorder=3)
+    ax.set_xlabel(f"{names[0]} ({directions[0]})")
+    ax.set_ylabel(f"{names[1]} ({directions[1]})")
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def _objectives(exp: Experiment) -> list:
+    from hypsearch.dsl.api import load
+
+    from .experiment import ExperimentDir
+    from .trial import objectives_of
+    return objectives_of(load(ExperimentDir(exp.dir).space_file()).sample(seed=0))
 
 
 def accuracy_matrix(exp: Experiment, out: str) -> str:
