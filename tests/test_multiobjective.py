@@ -284,3 +284,16 @@ def test_optimize_takes_tuples_and_dicts_and_returns_the_front():
     from hypsearch.dsl.errors import HypError
     with pytest.raises(HypError, match="maximize"):
         hypsearch.optimize(space, lambda p: (1, 2), directions=["up", "down"], trials=2)
+
+
+def test_builtin_metrics_count_params_and_flops_and_time_forwards():
+    import torch
+
+    from hypsearch.runner.measure import latency_metrics, static_metrics
+
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    m = static_metrics(model, (8,))
+    assert m["params"] == 8 * 16 + 16 + 16 * 3 + 3 and m["params_hypernet"] == 0
+    assert m["flops"] == 2 * (8 * 16 + 16 * 3)  # two per multiply-add, per sample
+    t = latency_metrics(model, (8,), batch_size=32, repeats=3)
+    assert 0 < t["latency_ms"] and 0 < t["latency_ms_batch"] and model.training
