@@ -94,8 +94,9 @@ class _Fixer(TreeVisitor):
         return None
 
     def _keep(self, old: DecisionN, new: DecisionN) -> DecisionN:
-        if self._in_repeat:
-            new.instance = self.instance(old.instance)
+        inst = old.instance
+        if self._in_repeat and inst is not None and inst.template is None:
+            new.instance = self.instance(inst)  # a repeat copy's own decision: named per copy again
         else:
             # Printed as an expanded tree, a decision keeps its name only by writing it out: the
             # paths that named it may have moved (a fixed `oneof` above it is gone).

@@ -14,12 +14,13 @@ import dataclasses
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
 
 from hypsearch.dsl.api import load
 from hypsearch.dsl.errors import HypError
 from hypsearch.dsl.pyref import resolve
 from hypsearch.objective_value import objective_value
+from hypsearch.objective_vector import objective_vector, parse_directions
 from hypsearch.runner.coordinator import Coordinator, run_loop
 from hypsearch.runner.trial import objective_of
 from hypsearch.search import Algorithm, Status, Trial, algorithm
@@ -34,6 +35,15 @@ class OptimizeResult:
     mode: str
     algorithm: Algorithm
     space: Any = None
+    directions: Optional[List[str]] = None  # several objectives: each one's "max" / "min"
+
+    @property
+    def front(self) -> List[Trial]:
+        """The non-dominated trials (every trial for a single objective's best: `[best]`)."""
+        if self.directions is None:
+            return [self.best] if self.best is not None else []
+        ids = {t.id for t in self.algorithm.front()}
+        return [t for t in self.trials if t.id in ids]
 
     def program(self, trial: Trial) -> Any:
         """The concrete program (a pyglove object) of one of the trials."""
@@ -46,10 +56,21 @@ class OptimizeResult:
 
 
 def optimize(space: Any, fn: Optional[Callable[[Any], Any]] = None, *, algo: Optional[str] = None,
-             trials: Optional[int] = None, seed: Optional[int] = None, mode: str = "max", **options: Any) -> OptimizeResult:
+             trials: Optional[int] = None, seed: Optional[int] = None, mode: str = "max",
+             enqueue: Sequence[Any] = (), directions: Optional[Sequence[str]] = None,
+             objectives: Optional[Mapping[str, str]] = None, **options: Any) -> OptimizeResult:
     """Search `space` (a Space or a `.hyp` path) for `trials` programs scored by `fn(program)`;
-    `mode` is "max" or "min"; `options` go to the algorithm. Unset arguments come from the file's
-    `search(...)` block, then default to mcts and 100 trials."""
+    `mode` is "max" or "min"; `options` go to the algorithm. `enqueue`: programs of the space (or
+    their choices, as `space.program` takes them) evaluated first, the algorithm told their results
+    (a warm start). Unset arguments come from the file's `search(...)` block, then default to mcts
+    and 100 trials. Several objectives: `directions=["maximize", "minimize"]` for a function
+    returning a tuple in that order, or `objectives={"acc": "maximize", ...}` for one returning a
+    dict with those keys; each trial then has `.values` and the result `.front`."""
+    many, keys = parse_directions(directions, objectives)
+    if many is not None:
+        mode = many[0]
+        if fn is None:
+            raise HypError("several objectives need fn, a function returning their values")
     if isinstance(space, (str, os.PathLike)):
         space = load(os.fspath(space))
     settings = space.search_settings() if hasattr(space, "search_settings") else {}
@@ -67,13 +88,18 @@ def optimize(space: Any, fn: Optional[Callable[[Any], Any]] = None, *, algo: Opt
     elif not callable(fn):
         raise HypError(f"fn must be a function of a program, got {type(fn).__name__}")
     try:
-        search = algorithm(algo, space.decisions, seed=seed, direction=mode, **options)
+        search = algorithm(algo, space.decisions, seed=seed, direction=mode,
+                           directions=many if many is not None and len(many) > 1 else None, **options)
     except ValueError as e:
         raise HypError(str(e)) from None
     # The same loop as the inline executor, with no experiment directory behind it.
     coord = Coordinator(space, search, algo, trials, mode)
-    run_loop(coord, lambda trial, program: _score(fn, trial, program))
-    return OptimizeResult(coord.records, coord.best, mode, search, space)
+    coord.enqueue([space.encode(p) if isinstance(p, Mapping) else space.assignment_of(p) for p in enqueue])
+    if many is not None:
+        run_loop(coord, lambda trial, program: _score_vector(fn, trial, program, len(many), keys))
+    else:
+        run_loop(coord, lambda trial, program: _score(fn, trial, program))
+    return OptimizeResult(coord.records, coord.best, mode, search, space, many)
 
 
 def _score(fn: Callable[[Any], Any], trial: Trial, program: Any) -> Tuple[Trial, Any, bool]:
@@ -92,6 +118,24 @@ def _score(fn: Callable[[Any], Any], trial: Trial, program: Any) -> Tuple[Trial,
                                    started=started, finished=time.time()), None, False
     return dataclasses.replace(trial, status=Status.OK, value=value, metrics=[metrics], budget=1.0,
                                started=started, finished=time.time()), None, False
+
+
+def _score_vector(fn: Callable[[Any], Any], trial: Trial, program: Any, count: int,
+                  keys: Optional[List[str]]) -> Tuple[Trial, Any, bool]:
+    """As `_score`, for a function returning several objectives' values."""
+    started = time.time()
+    try:
+        out = fn(program)
+    except Exception as e:  # the user's function: record, learn, go on
+        return dataclasses.replace(trial, status=Status.FAILED, error=f"{type(e).__name__}: {e}",
+                                   started=started, finished=time.time()), None, False
+    try:
+        values, metrics = objective_vector(out, count, keys)
+    except ValueError as e:
+        return dataclasses.replace(trial, status=Status.FAILED, error=f"the function {e}",
+                                   started=started, finished=time.time()), None, False
+    return dataclasses.replace(trial, status=Status.OK, value=values[0], values=values, metrics=[metrics],
+                               budget=1.0, started=started, finished=time.time()), None, False
 
 
 def _objective_of(space: Any) -> Tuple[Callable[[Any], Any], str]:

@@ -70,6 +70,8 @@ class Trial:
     # or below 0 (at_most(m, b): m - b; at_least(m, b): b - m).
     feasible: Optional[bool] = None
     constraints: Optional[List[float]] = None
+    # Told to the algorithm from another experiment (--warm-start: "DIR#id"), never run here.
+    origin: Optional[str] = None
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)

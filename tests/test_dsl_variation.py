@@ -179,7 +179,8 @@ def test_fix_narrows_the_decision_table_exactly(text, seed, data):
         d = next(x for x in space.decisions if x.name == name)
         if name in full and kind != "float" and d.size > 1:
             other = next(v for v in d.values() if v != full[name])
-            assert space.materialize(variation.complete(space.decisions, {**full, name: other}, full)) == q
+            fresh = {**variation.first_values(space.decisions), **full}
+            assert space.materialize(variation.complete(space.decisions, {**full, name: other}, fresh)) == q
     again = hypsearch.loads(hypsearch.dumps(narrowed))
     assert len(again.decisions) == len(narrowed.decisions)
 

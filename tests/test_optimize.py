@@ -86,3 +86,22 @@ def test_bad_algorithm_options_and_modes_are_hyp_errors():
         hypsearch.optimize(space, score, trials=2, mode="maximise")
     with pytest.raises(HypError, match="unknown search algorithm"):
         hypsearch.optimize(space, score, algo="bayes", trials=2)
+
+
+def test_enqueued_programs_run_first_and_the_algorithm_learns_from_them():
+    space = hypsearch.loads(SPACE)
+    known = [space.sample(seed=s) for s in (3, 4)]
+    result = hypsearch.optimize(space, score, algo="smbo", trials=6, seed=0,
+                                enqueue=known + [known[0], space.choices_of(known[1])])
+    assert [result.program(t) for t in result.trials[:2]] == known  # in order, duplicates dropped
+    assert len(result.trials) == 6 and len({tuple(sorted(t.choices.items())) for t in result.trials}) == 6
+    told = [t for t in result.algorithm.trials.values() if t.status == "ok"]
+    assert {t.id for t in told} >= {result.trials[0].id, result.trials[1].id}
+
+
+def test_an_enqueued_program_outside_the_space_is_a_clear_error():
+    space = hypsearch.loads(SPACE)
+    outside = space.sample(seed=0).clone(deep=True)
+    outside.rebind({"params.a": 7})
+    with pytest.raises(HypError, match=r"a: 7 is not one of oneof\(1, 2, 3, 4\)"):
+        hypsearch.optimize(space, score, trials=3, seed=0, enqueue=[outside])

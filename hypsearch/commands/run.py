@@ -38,14 +38,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpus-per-trial", type=float, metavar="C", help="CPUs per trial (default 1)")
     parser.add_argument("--gpus-per-trial", type=float, metavar="G", help="GPUs per trial; fractions pack trials on one GPU (default 0)")
     parser.add_argument("--max-concurrent", type=int, metavar="K", help="trials at once (default: as many as resources allow)")
-    parser.add_argument("--scheduler", choices=["fifo", "asha"], help="fifo (default) or asha: stop poor trials early")
+    parser.add_argument("--scheduler", choices=["fifo", "asha", "pbt"],
+                        help="fifo (default), asha (stop poor trials early) or pbt (population-based training: "
+                             "exploit and perturb searchable recipe values between epochs)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"],
+                        help="inline executor: where trials train (default auto: cuda when --gpus-per-trial > 0 "
+                             "and a GPU is there)")
     parser.add_argument("--max-failures", type=int, metavar="F",
                         help="retries of a trial whose worker died; then it is recorded failed (default 2)")
     parser.add_argument("--trial-timeout", type=float, metavar="SECONDS",
                         help="a trial running longer is stopped and recorded failed (default: no limit)")
+    parser.add_argument("--enqueue", action="append", metavar="FILE.hyp",
+                        help="a concrete program of the space to evaluate first, its result told to the "
+                             "algorithm (repeatable; a warm start)")
+    parser.add_argument("--warm-start", metavar="DIR",
+                        help="tell the algorithm every finished trial of the experiment in DIR whose program "
+                             "fits this space (matched by decision name), without running them again")
+    parser.add_argument("--pack", type=int, metavar="K",
+                        help="inline executor: train up to K proposals at once as one batched population (same "
+                             "layers and tensor shapes, data and batch size; each member keeps its own learning "
+                             "rate, optimizer settings, dropout, seed and batch order). Programs with batch norm "
+                             "(running statistics), mixtures of experts, augmentation, gradient accumulation, "
+                             "streamed data, imported Python files or a Python objective are trained alone (default 1)")
+    parser.add_argument("--repeats", type=int, metavar="R",
+                        help="inline executor: train every program with R seeds (train.seed, +1, ...), packed; "
+                             "its value is the mean, the journal keeps each seed's value and the std (default 1)")
     parser.add_argument("--algo-opt", action="append", default=[], metavar="KEY=VALUE", help="algorithm option (repeatable)")
     parser.add_argument("--dashboard", action="store_true", default=None, help="start Ray's dashboard (local Ray only)")
-    parser.add_argument("--quiet", action="store_true", help="no progress line")
+    parser.add_argument("--log", action="append", metavar="tensorboard|mlflow[=URI]",
+                        help="also write each trial's per-epoch metrics and decisions for TensorBoard (DIR/tensorboard) "
+                             "or MLflow (default sqlite:///DIR/mlflow.db); repeatable")
+    parser.add_argument("--quiet", action="store_true", help="no progress (default: progress on a terminal only)")
+    parser.add_argument("--progress", action="store_true", help="progress even when stderr is not a terminal (a line per trial)")
     parser.add_argument("--top", type=int, default=5, metavar="N", help="rows of the final table (default 5)")
 
 
@@ -70,8 +94,11 @@ def main(args: argparse.Namespace) -> int:
         "address": args.address, "storage": args.storage, "cpus_per_trial": args.cpus_per_trial,
         "gpus_per_trial": args.gpus_per_trial, "max_concurrent": args.max_concurrent, "scheduler": args.scheduler,
         "max_failures": args.max_failures, "trial_timeout": args.trial_timeout, "dashboard": args.dashboard,
+        "device": args.device, "pack": args.pack, "repeats": args.repeats,
+        "enqueue": [os.path.abspath(f) for f in args.enqueue] if args.enqueue else None,
+        "warm_start": args.warm_start,
         "algo_options": parse_algo_options(args.algo_opt) if args.algo_opt else None,
-        "progress": not args.quiet,
+        "progress": False if args.quiet else (True if args.progress else None), "log": args.log,
     }
     command = ["hypsearch"] + sys.argv[1:]
     experiment = run(args.file, resume=args.resume, command=command, **options)

@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the experiment as JSON")
     parser.add_argument("--sort", metavar="METRIC", help="sort by value (default), id, duration or a metric")
     parser.add_argument("--top", type=int, metavar="N", help="show only the first N rows")
+    parser.add_argument("--front", action="store_true",
+                        help="only the Pareto front (an experiment with several objectives or constraints)")
 
 
 def asked_text(exp) -> str:
@@ -64,7 +66,14 @@ def main(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{n} {s}" for s, n in exp.counts().items() if n) or "none finished"
     print(f"{exp.dir}: {exp.settings.algo}, {len(exp.trials)} trials ({asked_text(exp)}; {counts}), "
           f"objective {'maximised' if exp.mode == 'max' else 'minimised'}")
-    if exp.trials:
+    from hypsearch.runner.front import experiment_directions, front_tables
+    directions = experiment_directions(exp)
+    if args.front and directions is None:
+        print("warning: --front: the experiment has one objective and no constraints; its best is its front",
+              file=sys.stderr)
+    if exp.trials and directions is not None:
+        print(front_tables(exp.trials, exp.mode, directions, only_front=args.front, top=args.top, sort=args.sort))
+    elif exp.trials:
         print(trials_table(exp.trials, exp.mode, top=args.top, sort=args.sort))
     errors = failure_summary(exp.trials)
     if errors:

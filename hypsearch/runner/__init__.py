@@ -9,6 +9,7 @@ needs them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -25,14 +26,14 @@ from .coordinator import Coordinator, objective_of, python_files
 from .executor_inline import remove_stale_weights
 from .experiment import DamagedRecord, Experiment, ExperimentDir, create, default_out, update_run
 from .lock import DirectoryLock
-from .progress import Progress
+from .progress import Progress, describe_start
 from .settings import RunSettings, resolve
 from .state import write_text_atomic
 
 __all__ = ["run", "Experiment", "RunSettings"]
 
 # Settings that decide what the algorithm proposes: fixed once an experiment has started.
-_FIXED_ON_RESUME = ("algo", "seed", "algo_options")
+_FIXED_ON_RESUME = ("algo", "seed", "algo_options", "repeats", "enqueue", "warm_start")
 
 
 def run(path_or_space: Any = None, *, resume: Optional[str] = None, command: Optional[Sequence[str]] = None,
@@ -42,7 +43,8 @@ def run(path_or_space: Any = None, *, resume: Optional[str] = None, command: Opt
     Options (the CLI's, with underscores; unset ones come from the file's search(...) block):
     algo, trials, seed, algo_options (dict), out, executor ("ray" | "inline"), address, storage,
     cpus_per_trial, gpus_per_trial, max_concurrent, scheduler ("fifo" | "asha"), max_failures,
-    trial_timeout (seconds), dashboard, progress (live progress line on stderr). `command` is recorded in run.json.
+    trial_timeout (seconds), pack (trials trained as one population), repeats (seeds per program),
+    dashboard, progress (None: on a terminal or in a notebook; True: always; False: never). `command` is recorded in run.json.
     """
     held: List[DirectoryLock] = []  # one run per directory: released however this run ends
     try:
@@ -56,31 +58,60 @@ def _run(path_or_space: Any, resume: Optional[str], command: Optional[Sequence[s
          held: List[DirectoryLock]) -> Experiment:
     if resume is not None:
         exp, space, settings, history, saved, mode = _reopen(resume, options, command, held)
+        done = sum(1 for t in history.finished if t.origin is None)
+        if done >= settings.trials and not history.pending:  # no executor (nor Ray) to start
+            print(f"nothing left to do: {exp.path} has {done} finished trials of the {settings.trials} asked; "
+                  f"pass --trials N (more than {done}) to run more", file=sys.stderr)
+            return Experiment.open(exp.path)
     else:
         if path_or_space is None:
             raise HypError("run needs a .hyp file (or a Space), or resume=DIR")
-        exp, space, settings, mode = _start(path_or_space, options, command, held)
+        exp, space, settings, mode, warm = _start(path_or_space, options, command, held)
         history, saved = journal.JournalContents(), None
     algorithm = _algorithm(space, settings, mode, history, saved)
     progress = Progress(settings.trials, enabled=settings.progress)
+    progress.starting(describe_start(settings, space))
     coord = Coordinator(space, algorithm, settings.algo, settings.trials, mode, exp, exp.space_file(),
                         history=history, progress=progress, seq=saved.seq if saved is not None else 0,
                         max_failures=settings.max_failures)
+    from .precheck import build_error
+    coord.precheck = build_error
+    coord.search_used = {"algo": settings.algo, "trials": settings.trials, "seed": settings.seed,
+                         "options": dict(settings.algo_options)}
+    if settings.log:
+        from .loggers import make as make_loggers
+        coord.loggers = make_loggers(settings.log, exp.path, space)
+    if resume is None:
+        enqueued, told = warm
+        coord.warm_start(told)
+        coord.enqueue(enqueued)
     remove_stale_weights(exp.weights)
     try:
-        if settings.executor == "inline":
+        if settings.executor == "inline" and (settings.pack > 1 or settings.repeats > 1):
+            from .executor_inline import default_device
+            from .packed.loop import run_packed
+            run_packed(coord, settings.pack, repeats=settings.repeats,
+                       device=default_device(settings.gpus_per_trial, settings.device),
+                       base_dir=os.path.dirname(exp.space_file()), threads=max(1, int(settings.cpus_per_trial)))
+        elif settings.executor == "inline":
             from .executor_inline import default_device, run_inline
-            run_inline(coord, device=default_device(settings.gpus_per_trial), base_dir=os.path.dirname(exp.space_file()),
+            run_inline(coord, device=default_device(settings.gpus_per_trial, settings.device), base_dir=os.path.dirname(exp.space_file()),
                        threads=max(1, int(settings.cpus_per_trial)), trial_timeout=settings.trial_timeout)
         else:
             from .executor_ray import run_ray
             run_ray(coord, settings)
+    except KeyboardInterrupt:  # the CLI names the command that resumes (the journal has every result)
+        raise KeyboardInterrupt(exp.path) from None
     finally:
         coord.close()
         if os.path.isdir(exp.weights) and not os.listdir(exp.weights):
             os.rmdir(exp.weights)
     if coord.fatal is not None:
         raise HypError(f"the run stopped: {coord.fatal.removeprefix('error: ')}\n(experiment so far in {exp.path})")
+    if coord.exhausted and len(coord.records) < settings.trials:
+        unbuilt = f", {coord.skipped} more that cannot be built skipped" if coord.skipped else ""
+        print(f"the space is exhausted: {len(coord.records)} trials run{unbuilt}; "
+              f"it has no program left for the {settings.trials} trials asked", file=sys.stderr)
     return Experiment.open(exp.path)
 
 
@@ -93,6 +124,10 @@ def _start(path_or_space: Any, options: dict, command: Optional[Sequence[str]], 
     program = space.sample(seed=0)
     mode, metric = objective_of(program, os.path.dirname(space.path) if getattr(space, "path", None) else None)
     _check_trainable(program, metric, getattr(space, "path", None))  # before anything is written
+    from .precheck import precheck
+    for warning in precheck(space, search_block=False):  # the whole space, as `hypsearch check` sees it
+        print(warning, file=sys.stderr)
+    warm = _warm_start(space, settings)  # read against the user's space: the copy's paths differ
     exp = ExperimentDir(settings.out or default_out(getattr(space, "path", None)))
     settings.out = exp.path
     if settings.executor == "ray" and settings.address:
@@ -104,7 +139,34 @@ def _start(path_or_space: Any, options: dict, command: Optional[Sequence[str]], 
                         python_files(program))
     update_run(exp, mode=mode)
     # Trials run from the copy, as a resumed run does: every program text points at copied files.
-    return exp, load(space_file), settings, mode
+    return exp, load(space_file), settings, mode, warm
+
+
+def _warm_start(space: Any, settings: RunSettings) -> tuple:
+    """(assignments of the --enqueue programs, the --warm-start experiment's finished trials that
+    fit the space, matched by decision name); HypError for a program outside the space."""
+    base = os.path.dirname(os.path.abspath(space.path)) if getattr(space, "path", None) else os.getcwd()
+    enqueued = []
+    for path in settings.enqueue:
+        full = path if os.path.isabs(path) else os.path.join(base, path)
+        program = load(full).program({})  # its own errors carry FILE:LINE:COL
+        try:
+            enqueued.append(space.assignment_of(program))
+        except HypError as e:
+            raise HypError(f"--enqueue {path}: {e}") from None
+    told, skipped = [], 0
+    if settings.warm_start:
+        earlier = Experiment.open(settings.warm_start)
+        for t in earlier.trials:
+            try:
+                assignment = space.encode(t.choices)
+            except HypError:
+                skipped += 1  # a program of the earlier space that this one cannot make
+                continue
+            told.append(dataclasses.replace(t, assignment=assignment, origin=f"{earlier.dir}#{t.id}"))
+        print(f"warm start: {len(told)} finished trials of {earlier.dir} told to the algorithm"
+              + (f", {skipped} that do not fit the space skipped" if skipped else ""), file=sys.stderr)
+    return enqueued, told
 
 
 def _check_trainable(program: Any, metric: Optional[str], path: Optional[str]) -> None:
@@ -191,9 +253,11 @@ def _algorithm(space: Any, settings: RunSettings, mode: str, history: Optional[j
                saved: Optional[state_io.Checkpoint] = None):
     """The algorithm, rebuilt from the journal's lines when resuming; the checkpoint, when it
     matches them, only restores the random stream (exact continuation)."""
+    from .objectives import search_directions
+    directions, constraints = search_directions(space.sample(seed=0), mode)
     try:
         algorithm = search.algorithm(settings.algo, space.decisions, seed=settings.seed, direction=mode,
-                                     **settings.algo_options)
+                                     directions=directions, constraints=constraints, **settings.algo_options)
     except ValueError as e:
         raise HypError(f"algorithm `{settings.algo}`: {e}")
     if history is None or not history.events:

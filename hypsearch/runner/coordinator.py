@@ -14,7 +14,7 @@ import dataclasses
 import math
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from hypsearch.dsl.api import dumps
 from hypsearch.dsl.pyref import absolute, is_file_ref, split_ref
@@ -115,17 +115,26 @@ class Coordinator:
         self.space_file = space_file
         self.mode = mode
         history = history or JournalContents()
-        self.records: List[Trial] = list(history.finished)  # finished trials, in order
+        # Finished trials of this run, in order (warm-start records only taught the algorithm).
+        self.records: List[Trial] = [t for t in history.finished if t.origin is None]
         self.running: Dict[int, Trial] = {}
         self._programs: Dict[int, Tuple[Any, Optional[int]]] = {}  # running id -> (program, epochs)
         self.exhausted = False
         self.progress = progress
-        self.best = best_of(self.records, mode)
+        self.loggers: List[Any] = []  # --log: each gets trial_finished(record) on the driver (runner/loggers.py)
+        self.best = self._recommended()
         self.journal = Journal(exp.journal) if exp is not None else None
         self.store = StateStore(exp.state, seq=seq) if exp is not None else None
         self.fatal: Optional[str] = None  # set by a trial whose error concerns every trial
         # Proposed but never finished (running when the run was killed): run again, same ids.
         self._requeue: List[Trial] = sorted(history.pending, key=lambda t: t.id)
+        self._enqueued: List[Dict[str, Any]] = []  # warm start: given programs, run first
+        # program -> why it cannot be built, or None (runner/precheck.py `build_error`): such a
+        # proposal is told to the algorithm as invalid without spending a trial.
+        self.precheck: Optional[Callable[[Any], Optional[str]]] = None
+        self.skipped = 0  # proposals the precheck refused
+        # The search settings the run used (algo, trials, seed, options), written into best.hyp.
+        self.search_used: Optional[Dict[str, Any]] = None
         self._attempts: Dict[int, int] = {}
         # Retries of a trial whose worker died (or whose run was killed while it ran): past it the
         # trial is recorded failed, so no trial can keep an experiment from progressing.
@@ -153,6 +162,14 @@ class Coordinator:
                                              f"not retried again (--max-failures {self.max_failures})"))
                     continue
                 tid, assignment = again.id, _decode_tuples(self.space, again.assignment)
+            elif self._enqueued:
+                assignment = self._enqueued.pop(0)
+                tid = max(self.algorithm.trials, default=-1) + 1
+                try:  # the algorithm takes it as its own pending proposal, and learns from it
+                    with _search_threads():
+                        self.algorithm.observe(Trial(tid, assignment))
+                except ValueError:  # the same program twice, or one already run: nothing to add
+                    continue
             else:
                 if self.exhausted:
                     return None
@@ -166,6 +183,36 @@ class Coordinator:
             if trial is not None:
                 return trial
         return None
+
+    def warm_start(self, records: Sequence[Trial]) -> None:
+        """Tell the algorithm finished trials of another experiment, without running them: each
+        is journaled with its origin (so a resumed run is taught them again) and is no trial of
+        this run (no budget, not the best)."""
+        for record in records:
+            tid = max(self.algorithm.trials, default=-1) + 1
+            told = dataclasses.replace(record, id=tid)
+            try:
+                with _search_threads():
+                    self.algorithm.observe(told)
+            except ValueError:  # the same program twice in the earlier run's journal
+                continue
+            if self.journal is not None:
+                self.journal.append(told)
+
+    def enqueue(self, assignments: Sequence[Dict[str, Any]]) -> None:
+        """Programs (encoded assignments) to evaluate before the algorithm proposes any."""
+        self._enqueued.extend(dict(a) for a in assignments)
+
+    def next_trials(self, k: int) -> List[Trial]:
+        """Up to k trials to run together (`--pack`): each proposed while the others are pending,
+        as `next_trial` gives them; fewer when the budget or the space runs out."""
+        out: List[Trial] = []
+        while len(out) < k:
+            trial = self.next_trial()
+            if trial is None:
+                break
+            out.append(trial)
+        return out
 
     def _start(self, tid: int, assignment: Dict[str, Any]) -> Optional[Trial]:
         """Materialize the program and journal the pending trial; a proposal that does not make a
@@ -182,6 +229,10 @@ class Coordinator:
             self._record(dataclasses.replace(pending, status=Status.INVALID, error=f"{type(e).__name__}: {e}",
                                              finished=time.time()))
             return None
+        why = self.precheck(program) if self.precheck is not None else None
+        if why is not None:
+            self._skip(pending, why)
+            return None
         if self.journal is not None:
             self.journal.append(pending)  # before it can finish: resume must know it exists
         self._save()
@@ -189,6 +240,14 @@ class Coordinator:
         self._programs[tid] = (program, epochs_of(program))
         self._show()
         return pending
+
+    def _skip(self, pending: Trial, why: str) -> None:
+        """A proposal that cannot be built: the algorithm learns it invalid, no trial is spent."""
+        self.skipped += 1
+        with _search_threads():
+            self.algorithm.observe(dataclasses.replace(pending, status=Status.INVALID, error=why, finished=time.time()))
+        if self.skipped >= 1000 and self.skipped > 20 * (len(self.records) + 1) and self.fatal is None:
+            self.fatal = f"{self.skipped} proposals could not be built (the last: {why}); see `hypsearch check`"
 
     def program(self, trial: Trial) -> Any:
         """The concrete program object of a running trial."""
@@ -212,10 +271,12 @@ class Coordinator:
     def complete(self, record: Trial, fatal: bool = False) -> bool:
         """Record a finished trial and tell the algorithm; True when it is the new best."""
         self.running.pop(record.id, None)
-        self._programs.pop(record.id, None)
         if fatal and self.fatal is None:
             self.fatal = record.error or "a trial failed with an error that concerns every trial"
-        return self._record(record)
+        try:
+            return self._record(record)
+        finally:  # after the record: a new best's best.hyp is printed from the program object
+            self._programs.pop(record.id, None)
 
     def _record(self, record: Trial) -> bool:
         if record.status.has_value and (record.value is None or not math.isfinite(record.value)):
@@ -226,25 +287,62 @@ class Coordinator:
         if self.journal is not None:
             self.journal.append(record)  # durable first: the journal is what resume trusts
         self.records.append(record)
+        for logger in self.loggers:
+            logger.trial_finished(record)
         with _search_threads():
             self.algorithm.observe(record)
         # No checkpoint here: the journal line is the durable record of this result.
-        new_best = record.status is Status.OK and (
-            self.best is None or (record.value > self.best.value if self.mode == "max" else record.value < self.best.value))
-        if new_best:
-            self.best = record
-            self._write_best_hyp(record)
+        best = self._recommended()
+        changed = best is not None and (self.best is None or best.id != self.best.id)
+        if changed:
+            self.best = best
+            self._write_best_hyp(best)
+        if self.exp is not None and getattr(self.algorithm, "multi", False):
+            self._write_front()
         self._show(f"trial {record.id} {record.status.value}" + (f" {record.value:.4g}" if record.value is not None else ""))
-        return new_best
+        return changed and best.id == record.id
+
+    def _recommended(self) -> Optional[Trial]:
+        """The record the algorithm names as its best (`recommend()`: its best estimate where it
+        finds the results noisy, else the best raw value); the journal keeps every raw value."""
+        with _search_threads():
+            pick = self.algorithm.recommend() if hasattr(self.algorithm, "recommend") else None
+        if pick is not None:
+            for r in reversed(self.records):
+                if r.id == pick.id:
+                    return r
+        return best_of(self.records, self.mode)
 
     def _write_best_hyp(self, record: Trial) -> None:
         if self.exp is None:
             return
         text = record.program
         program = self._programs.get(record.id, (None,))[0]
+        if program is None and self.search_used is not None and text and self.space_file:
+            try:  # a best from before a resume: its journaled text, read where it was written for
+                from hypsearch.dsl.api import loads
+                program = loads(text, filename=self.space_file).sample()
+            except Exception:  # the text as journaled, then
+                program = None
         if program is not None:
+            if self.search_used is not None:  # what ran, not the file's search(...) defaults
+                from hypsearch.dsl.vocabulary.objective import search as search_block
+                program = program.clone(deep=True)
+                program.rebind(search=search_block(**self.search_used), skip_notification=True)
             text = dumps(program, path=self.exp.best_hyp)
         write_text_atomic(self.exp.best_hyp, text if text.endswith("\n") else text + "\n")
+
+    def _write_front(self) -> None:
+        """`front/` keeps the `.hyp` of each member of the Pareto front (several objectives or constraints)."""
+        from .front import write_front
+
+        ids = {t.id for t in self.algorithm.front()}
+
+        def text_of(record: Trial, path: str) -> str:
+            program = self._programs.get(record.id, (None,))[0]
+            return dumps(program, path=path) if program is not None else record.program
+
+        write_front(os.path.join(self.exp.path, "front"), [r for r in self.records if r.id in ids], text_of)
 
     # -- checkpoints ----------------------------------------------------------------------------
     def checkpoint(self) -> Checkpoint:
@@ -265,6 +363,8 @@ class Coordinator:
         self._save(final=True)
         if self.journal is not None:
             self.journal.close()
+        for logger in self.loggers:
+            logger.close()
         if self.progress is not None:
             self.progress.close()
 

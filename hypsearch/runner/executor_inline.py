@@ -44,8 +44,17 @@ def run_inline(coord: Coordinator, device: str = "cpu", base_dir: Optional[str] 
         sandbox.close()
 
 
-def default_device(gpus_per_trial: float) -> str:
-    """cuda when a GPU is asked for and present, else cpu."""
+def default_device(gpus_per_trial: float, device: str = "auto") -> str:
+    """`--device`: cpu, cuda (a HypError without one), or auto: cuda when a GPU is asked for and present."""
+    if device == "cpu":
+        return "cpu"
+    if device == "cuda":
+        import torch
+
+        from hypsearch.dsl.errors import HypError
+        if not torch.cuda.is_available():
+            raise HypError("--device cuda: torch sees no CUDA GPU here (use --device cpu or auto)")
+        return "cuda"
     if gpus_per_trial > 0:
         import torch
         if torch.cuda.is_available():

@@ -67,8 +67,14 @@ def _trainable(config: Dict[str, Any], timeout: Optional[float] = None) -> None:
 
     _quiet_sigterm()
 
+    from .tune_pbt import EpochCheckpoints, restored_state
+
     epochs = config.get("hyp_epochs")
-    state = {"count": 0, "held": None}
+    # Each epoch's report carries the trainer's state as a Tune checkpoint; a trial Tune restarts
+    # (paused by PBT, or after its worker died) continues from the last one.
+    checkpoints = EpochCheckpoints()
+    resume = restored_state() if epochs else None
+    state = {"count": len(resume["history"]) if resume else 0, "held": None}
 
     def report(metrics: Dict[str, Any]) -> None:
         # evaluate() puts the objective's value under OBJECTIVE_KEY in every epoch's metrics.
@@ -77,7 +83,7 @@ def _trainable(config: Dict[str, Any], timeout: Optional[float] = None) -> None:
         if not epochs or state["count"] >= epochs:
             state["held"] = row  # the last epoch goes out with the final summary, in one report
         else:
-            tune.report(row)
+            checkpoints.report(row)
 
     started = time.time()
     gpu_ids = ray.get_gpu_ids()
@@ -105,7 +111,7 @@ def _trainable(config: Dict[str, Any], timeout: Optional[float] = None) -> None:
             sandbox.save_model(os.path.join(config["hyp_weights"], f"{config['hyp_id']}.pt"), config["hyp_program"],
                                config.get("hyp_file"))
     else:
-        finished, model, fatal = _run_here(carrier, config, report, device, started)
+        finished, model, fatal = _run_here(carrier, config, report, device, started, checkpoints.stage, resume)
     final = dict(state["held"] or {})
     if finished.status is Status.OK and OBJECTIVE_KEY not in final:
         final[OBJECTIVE_KEY] = finished.value
@@ -115,10 +121,11 @@ def _trainable(config: Dict[str, Any], timeout: Optional[float] = None) -> None:
                      config.get("hyp_file"))
     # The finished record travels as one JSON string: Tune flattens and filters dict results.
     final.update({"hyp_done": 1, "hyp_trial": json.dumps(finished.to_json()), "hyp_fatal": int(fatal)})
-    tune.report(final)
+    checkpoints.report(final)
 
 
-def _run_here(carrier: Trial, config: Dict[str, Any], report, device: str, started: float):
+def _run_here(carrier: Trial, config: Dict[str, Any], report, device: str, started: float,
+              checkpoint=None, resume: Optional[Dict[str, Any]] = None):
     """Run the trial in this Ray worker process (a crash takes the worker: Tune retries it)."""
     from .worker import rebuild, run_trial
 
@@ -130,7 +137,8 @@ def _run_here(carrier: Trial, config: Dict[str, Any], report, device: str, start
     else:
         base_dir = os.path.dirname(config["hyp_file"]) if config.get("hyp_file") else None
         finished, model, fatal = run_trial(carrier, program, report=report, device=device, base_dir=base_dir,
-                                           threads=config.get("hyp_threads", 1))
+                                           threads=config.get("hyp_threads", 1), checkpoint=checkpoint,
+                                           resume=resume)
     return finished, model, fatal
 
 
@@ -163,6 +171,8 @@ def run_ray(coord: Coordinator, settings: RunSettings, experiment_name: str = "t
     started_here = False
     watchdog = None
     if not ray.is_initialized():
+        from .ray_noise import quiet_ray_notices
+        quiet_ray_notices()  # Ray's token-authentication notice is not the search's business
         init: Dict[str, Any] = {"log_to_driver": True, "logging_level": "WARNING", "configure_logging": True}
         if settings.address:
             host = settings.address.split("://")[-1].rsplit(":", 1)[0]
@@ -198,6 +208,11 @@ def run_ray(coord: Coordinator, settings: RunSettings, experiment_name: str = "t
         storage = settings.storage or coord.exp.ray
         trainable = tune.with_parameters(_trainable, timeout=settings.trial_timeout) if settings.trial_timeout \
             else _trainable
+        if settings.scheduler == "pbt":  # one population; PBT takes no searcher (see tune_pbt)
+            from .tune_pbt import run_pbt
+            run_pbt(tune, coord, settings, resources, storage, experiment_name, max_concurrent,
+                    max(coord_max_epochs(coord), 1))
+            return
         # A failed trial is journaled with its error and summarised at the end; Tune would also
         # print each one's traceback on the terminal ("Trial task failed for trial ...").
         import logging

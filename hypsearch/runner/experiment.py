@@ -168,7 +168,7 @@ def best_of(records: Sequence[Trial], mode: str) -> Optional[Trial]:
     """The best finished (status ok) trial; ties go to the earlier one."""
     best = None
     for r in records:
-        if r.status is not Status.OK or r.value is None:
+        if r.status is not Status.OK or r.value is None or r.feasible is False:
             continue
         if best is None or (r.value > best.value if mode == "max" else r.value < best.value):
             best = r
@@ -224,7 +224,7 @@ class Experiment:
         except TypeError:
             settings, damaged = RunSettings(), damaged + ["run.json: settings unreadable, shown with defaults"]
         mode = run.get("mode") if run.get("mode") in ("max", "min") else "max"
-        return cls(dir=exp.path, settings=settings, mode=mode, trials=contents.finished,
+        return cls(dir=exp.path, settings=settings, mode=mode, trials=[t for t in contents.finished if t.origin is None],
                    damaged=damaged + [f"{exp.journal}: {d}" for d in contents.damaged], run=run)
 
     def __repr__(self) -> str:

@@ -2,8 +2,10 @@
 
 A model file is a plain dict (loadable with `torch.load(path, weights_only=True)`; no pickled
 modules): `format`, `hyp` (the concrete program as `.hyp` text), `hyp_file` (the path that text's
-relative imports are relative to) and `state_dict`. Loading rebuilds the network from the text
-with `hypsearch.build` and loads the weights into it.
+relative imports are relative to), `state_dict` and, for data sets a loader standardised,
+`normalization` (the training split's mean and std). Loading rebuilds the network from the text
+with `hypsearch.build` and loads the weights into it; with statistics, the network is wrapped in
+`RawInputs`, so it takes raw inputs (images scaled to [0, 1], encoded table rows).
 """
 
 from __future__ import annotations
@@ -99,15 +101,45 @@ def load_model(path: str, trust: bool = False):
     Runs no code from the file unless `trust=True` (README: what is safe to load)."""
     from hypsearch.compile import build  # torch
     data = read_model_file(path)
+    shape = data.get("input_shape")
     program = _program(data, path, trust)
-    _check_size(program, data.get("state_dict"), path)
-    model = build(program)
+    sizes = dict(input_shape=tuple(shape) if shape else None, tasks=data.get("tasks"))
+    _check_size(program, data.get("state_dict"), path, **sizes)
+    model = build(program, **sizes)
     try:
         model.load_state_dict(data["state_dict"])
     except (RuntimeError, KeyError, TypeError) as e:
         raise HypError(f"{path}: its weights do not fit its program: {str(e).splitlines()[0]}") from None
+    stats = data.get("normalization")
+    if stats is not None:
+        model = raw_inputs(model, stats["mean"], stats["std"])
     model.eval()
     return model
+
+
+def raw_inputs(model: Any, mean: Any, std: Any) -> Any:
+    """`model` behind the standardisation its data set had in training: it takes raw inputs."""
+    import torch
+
+    class RawInputs(torch.nn.Module):
+        """(x - mean) / std, then the trained network; other attributes are the network's."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+            self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+            self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+
+        def forward(self, x, *args, **kwargs):
+            return self.model((x - self.mean) / self.std, *args, **kwargs)
+
+        def __getattr__(self, name: str) -> Any:
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                return getattr(super().__getattr__("model"), name)
+
+    return RawInputs()
 
 
 def export(directory: str, out: str, trust: bool = False) -> str:
@@ -125,6 +157,10 @@ def export(directory: str, out: str, trust: bool = False) -> str:
     os.makedirs(os.path.dirname(out), exist_ok=True)
     text = dumps(program, path=out)
     tmp = out + ".tmp"
-    torch.save({"format": WEIGHTS_FORMAT, "hyp": text, "hyp_file": out, "state_dict": data["state_dict"]}, tmp)
+    saved = {"format": WEIGHTS_FORMAT, "hyp": text, "hyp_file": out, "state_dict": data["state_dict"]}
+    for key in ("normalization", "input_shape", "tasks"):
+        if key in data:
+            saved[key] = data[key]
+    torch.save(saved, tmp)
     os.replace(tmp, out)
     return out

@@ -10,13 +10,14 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 from hypsearch import search
 from hypsearch.dsl.errors import HypError, suggest
 
 EXECUTORS = ("ray", "inline")
-SCHEDULERS = ("fifo", "asha")
+SCHEDULERS = ("fifo", "asha", "pbt")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -38,7 +39,13 @@ class RunSettings:
     max_failures: int = 2
     trial_timeout: Optional[float] = None  # seconds; a trial running longer is killed and recorded failed
     dashboard: bool = False
-    progress: bool = False  # live progress line on stderr (the CLI turns it on)
+    device: str = "auto"  # the inline executor's device: auto, cpu or cuda (Ray gives trials their GPUs)
+    progress: Optional[bool] = None  # progress on stderr: None on a terminal or in a notebook, True always
+    log: List[str] = field(default_factory=list)  # "tensorboard", "mlflow" or "mlflow=URI" (runner/loggers.py)
+    pack: int = 1  # trials trained together as one population on one device (runner/packed/)
+    repeats: int = 1  # seeds each program is trained with (packed); the value is their mean
+    enqueue: List[str] = field(default_factory=list)  # concrete .hyp programs run first (warm start)
+    warm_start: Optional[str] = None  # an earlier experiment whose finished trials the algorithm is told
 
     def to_json(self) -> Dict[str, Any]:
         """A JSON-able dict (for run.json)."""
@@ -85,7 +92,8 @@ def resolve(file_settings: Optional[Mapping[str, Any]], overrides: Mapping[str, 
 
 
 # Run settings a file's search(...) block may set besides algo, trials and seed.
-_FILE_SETTINGS = ("trial_timeout", "max_failures", "max_concurrent", "scheduler", "cpus_per_trial", "gpus_per_trial")
+_FILE_SETTINGS = ("trial_timeout", "max_failures", "max_concurrent", "scheduler", "cpus_per_trial", "gpus_per_trial",
+                  "pack", "repeats", "enqueue")
 
 # Algorithm options are counts and weights: bounded so a typo cannot make one proposal run for hours.
 MAX_INT_OPTION = 10_000
@@ -116,8 +124,10 @@ def _validate(s: RunSettings) -> None:
         raise HypError(f"unknown executor `{s.executor}`; valid: {', '.join(EXECUTORS)}")
     if s.scheduler not in SCHEDULERS:
         raise HypError(f"unknown scheduler `{s.scheduler}`; valid: {', '.join(SCHEDULERS)}")
-    if s.scheduler == "asha" and s.executor == "inline":
-        raise HypError("--scheduler asha needs the ray executor (the inline one runs every trial to the end)")
+    if s.scheduler in ("asha", "pbt") and s.executor == "inline":
+        raise HypError(f"--scheduler {s.scheduler} needs the ray executor (the inline one runs every trial to the end)")
+    if s.device not in DEVICES:
+        raise HypError(f"unknown device `{s.device}`; valid: {', '.join(DEVICES)}")
     if s.dashboard and s.address:
         raise HypError("--dashboard applies to the local Ray that hypsearch starts, not to a cluster given by --address")
     _number(s.trials, "--trials", 1, MAX_TRIALS, integer=True)
@@ -132,7 +142,17 @@ def _validate(s: RunSettings) -> None:
     _number(s.max_failures, "--max-failures", 0, 100, integer=True)
     if s.trial_timeout is not None:
         _number(s.trial_timeout, "--trial-timeout (seconds)", 0, 365 * 86400, allow_min=False)
+    _number(s.pack, "--pack", 1, 4096, integer=True)
+    _number(s.repeats, "--repeats", 1, 100, integer=True)
+    s.pack, s.repeats = int(s.pack), int(s.repeats)
+    if (s.pack > 1 or s.repeats > 1) and s.executor != "inline":
+        raise HypError("--pack and --repeats train populations in one process: use them with --executor inline "
+                       "(a Ray trial per pack is not available yet)")
     check_algo_options(s.algo, s.algo_options)
+    if isinstance(s.log, str):
+        s.log = [s.log]
+    from .loggers import parse as parse_log
+    parse_log(s.log)
 
 
 def check_algo_options(algo: str, options: Mapping[str, Any]) -> None:
