@@ -21,6 +21,7 @@ from hypsearch.dsl.vocabulary import layers as L
 from hypsearch.dsl.vocabulary import objective as O
 from hypsearch.dsl.vocabulary.data import DataSet
 from hypsearch.dsl.vocabulary.training import Optimizer
+from hypsearch.runner.objectives import bounds_of, constraint_values
 from hypsearch.runner.optimizers import OPTIMIZERS, make_optimizer, optimizer
 from hypsearch.runner.settings import resolve
 from hypsearch.runner.train import fit
@@ -114,6 +115,12 @@ def _objective(name, cls):
     return None
 
 
+def _constraint(name, cls):
+    bounds = bounds_of(Program(constraints=[cls(metric="params", bound=10.0)]))
+    values = constraint_values(bounds, {"params": 12.0})
+    return None if bounds and values is not None else "is not a constraint the runner reads"
+
+
 def _search(name, cls):
     resolve(hypsearch.loads(f"search = {name}()").search_settings(), {})
     return None
@@ -133,6 +140,7 @@ HOMES = {
     "schedule": _schedule,
     "regime": _regime,
     "objective": _objective,
+    "constraint": _constraint,
     "search": _search,
 }
 
