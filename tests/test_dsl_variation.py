@@ -165,7 +165,8 @@ def test_fix_narrows_the_decision_table_exactly(text, seed, data):
     got = [(d.name, d.kind, len(d.choices), d.low, d.high,
             None if d.condition is None else (d.condition.parent, d.condition.values)) for d in narrowed.decisions]
     expected = _expected_narrowing(space, fixed)
-    assert [e for e in expected if e in got] == got  # nothing new, in the table's order
+    # Nothing new (the order may differ: a `def` argument is listed where its first remaining use is).
+    assert set(got) <= set(expected) and len(set(got)) == len(got)
     q = narrowed.sample(seed=seed)
     space.assignment_of(q)  # still a program of the wider space
     # The program is the wider space's under the fixed values and the narrowed choices.
