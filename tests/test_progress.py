@@ -85,3 +85,28 @@ def test_cli_progress_on_a_terminal_and_not_when_captured(tmp_path):
     text = b"".join(chunks).decode(errors="replace")
     assert "starting: 2 trials of random search with the inline executor" in text
     assert "\r[" in text and "2/2 trials" in text
+
+
+def test_a_terminal_shows_the_running_trials_epochs(tmp_path):
+    import pty
+
+    (tmp_path / "space.hyp").write_text("data = iris()\ntarget = sequential(linear(out = oneof(4, 8)), relu(), "
+                                        "linear(out = 3))\ntrain = train(epochs = 3)\n")
+    cmd = [sys.executable, "-m", "hypsearch.cli", "run", "space.hyp", "--executor", "inline", "--trials", "1",
+           "--seed", "0", "--out", "tty"]
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=240) == 0
+    os.close(leader)
+    text = b"".join(chunks).decode(errors="replace")
+    assert "t0:1/3" in text and "t0:3/3" in text  # trial 0's epochs, as they end

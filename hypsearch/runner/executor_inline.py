@@ -23,8 +23,14 @@ def run_inline(coord: Coordinator, device: str = "cpu", base_dir: Optional[str] 
 
     def evaluate(trial, program):
         while True:
+            epochs = coord.epochs(trial)
+
+            def report(metrics, tid=trial.id):  # the running trial's epochs on the progress line
+                if coord.progress is not None and metrics.get("epoch") is not None:
+                    coord.progress.epoch(tid, metrics["epoch"], epochs)
+
             outcome = sandbox.run(trial, trial.program, coord.space_file, device=device, base_dir=base_dir,
-                                  threads=threads)
+                                  threads=threads, report=report)
             if not outcome.died or not coord.retry(trial):
                 finished = outcome.trial
                 if outcome.died and trial.attempts > 1:

@@ -54,7 +54,11 @@ class HypSearcher(Searcher):
                 "hyp_epochs": self.coord.epochs(trial), "hyp_weights": self.coord.exp.weights, "hyp_threads": self.threads}
 
     def on_trial_result(self, trial_id: str, result: Dict[str, Any]) -> None:
-        self._history.setdefault(trial_id, []).append(_epoch_metrics(result))
+        metrics = _epoch_metrics(result)
+        self._history.setdefault(trial_id, []).append(metrics)
+        spec = self._specs.get(trial_id)
+        if spec is not None and self.coord.progress is not None and metrics.get("epoch") is not None:
+            self.coord.progress.epoch(spec.id, metrics["epoch"], self.coord.epochs(spec))
 
     def on_trial_complete(self, trial_id: str, result: Optional[Dict[str, Any]] = None, error: bool = False) -> None:
         spec = self._specs.pop(trial_id, None)
