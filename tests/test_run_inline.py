@@ -152,3 +152,19 @@ def test_run_and_show_summarise_the_errors_of_failed_trials(space_file, tmp_path
     assert f"{failed}x " in printed and "x = 2 breaks the objective" in printed
     assert cli(["show", out]) == 0
     assert "errors of failed trials:" in capsys.readouterr().out
+
+
+def test_a_data_file_named_by_a_relative_path_is_found_from_the_experiments_copy(tmp_path):
+    import numpy as np
+
+    (tmp_path / "data").mkdir()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 4)).astype("float32")
+    np.savez(tmp_path / "data" / "table.npz", x=x, y=(x[:, 0] > 0).astype("int64"))
+    space = tmp_path / "space.hyp"
+    space.write_text('data = npz("data/table.npz")\ntarget = sequential(linear(out = oneof(4, 8)), relu(), '
+                     'linear(out = 2))\ntrain = train(epochs = 1)\n')
+    exp = hypsearch.run(str(space), executor="inline", trials=2, seed=0, out=str(tmp_path / "exp"))
+    assert [r.status for r in exp.trials] == ["ok", "ok"]
+    link = tmp_path / "exp" / "space" / "data" / "table.npz"
+    assert link.is_symlink() and link.resolve() == (tmp_path / "data" / "table.npz").resolve()  # linked, not copied

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 from hypsearch.dsl.api import dumps
+from hypsearch.dsl.tree import CompN, Const
 from hypsearch.dsl.errors import HypError
 from hypsearch.search.trial import Status, Trial
 
@@ -134,7 +135,42 @@ def _copy_sources(exp: ExperimentDir, space: Any, files: Sequence[str]) -> str:
         target = os.path.join(exp.space_dir, os.path.relpath(path, root))
         os.makedirs(os.path.dirname(target), exist_ok=True)
         shutil.copy2(path, target)
-    return os.path.join(exp.space_dir, os.path.relpath(src, root))
+    copy = os.path.join(exp.space_dir, os.path.relpath(src, root))
+    _link_data(exp, space, os.path.dirname(src), os.path.dirname(copy))
+    return copy
+
+
+def _link_data(exp: ExperimentDir, space: Any, src_dir: str, copy_dir: str) -> None:
+    """Make the data files a space names by relative path reachable from its copy: trials run from
+    the copy, and a data set can be far too large to copy, so each one gets a symbolic link at the
+    same relative place (never outside the experiment directory)."""
+    for source in _data_paths(space):
+        # The loaded space holds the path resolved against the user's folder; the copy resolves
+        # the same text against its own folder.
+        rel = os.path.relpath(source, src_dir)
+        target = os.path.normpath(os.path.join(copy_dir, rel))
+        inside = os.path.commonpath([os.path.abspath(exp.path), target]) == os.path.abspath(exp.path)
+        if inside and os.path.exists(source) and not os.path.lexists(target):
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.symlink(source, target)
+
+
+def _data_paths(space: Any) -> List[str]:
+    """The file paths (`path = ...`, `root = ...`) of every data component of the space tree."""
+    root = getattr(space, "root", None)
+    out, seen, stack = [], set(), [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, CompN) and getattr(node.cls, "__hyp_kind__", "") == "data":
+            for name in ("path", "root"):
+                value = node.fields.get(name)
+                if isinstance(value, Const) and isinstance(value.value, str) and os.path.isabs(value.value):
+                    out.append(value.value)
+        stack.extend(node.children())
+    return out
 
 
 def versions() -> Dict[str, Optional[str]]:
