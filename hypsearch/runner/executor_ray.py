@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import time
@@ -66,6 +67,9 @@ def _trainable(config: Dict[str, Any], timeout: Optional[float] = None) -> None:
     from .worker import save_weights
 
     _quiet_sigterm()
+    # Ray logs every per-epoch checkpoint at INFO in the worker and forwards it to the user's
+    # terminal ("Checkpoint successfully created at ..."): routine, so kept out of the output.
+    logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
 
     from .tune_pbt import EpochCheckpoints, restored_state
 
