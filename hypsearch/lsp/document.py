@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import List, Optional, Tuple
 
-# Decision primitives: calls the grammar does not distinguish and the semantics gives meaning to.
-PRIMITIVES = ("oneof", "manyof", "intv", "floatv", "optional", "repeat")
+# Decision primitives: calls the grammar does not distinguish and the semantics gives meaning to
+# (the language's own list, so a new primitive appears here without edits).
+from hypsearch.dsl.semantics import PRIMITIVES
+
 STATEMENT_KEYWORDS = ("IMPORT", "LET", "DEF")
 
 

@@ -14,20 +14,13 @@ from typing import Dict, List, Optional, Sequence, Set
 
 from hypsearch.dsl import api  # noqa: F401  (registers the built-in vocabulary)
 from hypsearch.dsl.registry import Component, components, lookup
+# Which component families each reserved top-level field takes: the language's own table, so
+# completion offers exactly what `hypsearch check` accepts.
+from hypsearch.dsl.semantics import FIELD_KINDS
 from hypsearch.dsl.vocabulary import Program
 
 from .document import PRIMITIVES, Frame
 
-# Which component families each reserved top-level field takes (as `hypsearch check` enforces).
-FIELD_KINDS = {
-    "target": ("layer",),
-    "hypernet": ("hypernet",),
-    "data": ("data", "python"),
-    "train": ("train",),
-    "objective": ("objective",),
-    "search": ("search",),
-    "constraints": ("constraint",),
-}
 
 PRIMITIVE_DOCS = {
     "oneof": ("oneof(a, b, ..., name = \"...\")", "a choice of one of its arguments (values or components)"),
