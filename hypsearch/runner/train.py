@@ -443,8 +443,13 @@ def _validate(model: torch.nn.Module, forward: Callable, batches: Any, dataset: 
         ts.append(tb)
     out, y = torch.cat(outs), torch.cat(ys)
     task = None if ts[0] is None else torch.cat(ts)
-    loss = float(loss_of(out, y))
-    per_task = dataset.multitask
+    return validation_metrics(out, y, task, dataset, float(loss_of(out, y)))
+
+
+def validation_metrics(out: torch.Tensor, y: torch.Tensor, task: Optional[torch.Tensor], dataset: Dataset,
+                       loss: float) -> Metrics:
+    """Validation metrics of outputs `out` for targets `y`: loss and accuracy (or mse and r2), per
+    task and their mean for multi-task sets (shared by `fit` and packed populations)."""
     if dataset.classification:
         hit = (out.argmax(dim=1) == y).float()
         metrics = {"val_loss": loss, "val_accuracy": float(hit.mean())}
@@ -455,7 +460,7 @@ def _validate(model: torch.nn.Module, forward: Callable, batches: Any, dataset: 
         metrics = {"val_loss": loss, "val_mse": float(err.mean()),
                    "val_r2": 1.0 - float(err.sum()) / sst if sst > 0 else 0.0}
         key, per_sample = "val_mse", err.mean(dim=1)
-    if per_task:
+    if dataset.multitask:
         values = []
         for t in range(dataset.tasks):
             mask = task == t

@@ -29,10 +29,10 @@ from hypsearch.data import Dataset
 from hypsearch.dsl.errors import HypError
 
 from ..schedules import SCHEDULES
+from ..train import EVAL_BATCH, validation_metrics
 from .layout import Layout, make_layout, trainable
 from .optim import MemberHyper, PopulationOptimizer
 
-EVAL_BATCH = 2048  # as train.EVAL_BATCH: validation in slices of this many samples
 Metrics = Dict[str, Any]
 
 
@@ -226,26 +226,7 @@ def _member_metrics(out: torch.Tensor, y: torch.Tensor, task: Optional[torch.Ten
         loss = float(F.mse_loss(out, F.one_hot(y, out.shape[1]).float()))
     else:
         loss = float(F.mse_loss(out, y))
-    if dataset.classification:
-        hit = (out.argmax(dim=1) == y).float()
-        metrics: Metrics = {"val_loss": loss, "val_accuracy": float(hit.mean())}
-        key, per_sample = "val_accuracy", hit
-    else:
-        err = (out - y) ** 2
-        sst = float(((y - y.mean(dim=0)) ** 2).sum())
-        metrics = {"val_loss": loss, "val_mse": float(err.mean()),
-                   "val_r2": 1.0 - float(err.sum()) / sst if sst > 0 else 0.0}
-        key, per_sample = "val_mse", err.mean(dim=1)
-    if dataset.multitask:
-        values = []
-        for t in range(dataset.tasks):
-            mask = task == t
-            v = float(per_sample[mask].mean()) if bool(mask.any()) else float("nan")
-            metrics[f"{key}_task{t}"] = v
-            values.append(v)
-        present = [v for v in values if np.isfinite(v)]
-        metrics[key] = float(np.mean(present)) if present else float("nan")
-    return metrics
+    return validation_metrics(out, y, task, dataset, loss)
 
 
 def _watch(metrics: Metrics, monitor: Tuple[str, str], best: Optional[float], stale: int):
