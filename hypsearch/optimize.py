@@ -105,24 +105,25 @@ def optimize(space: Any, fn: Optional[Callable[[Any], Any]] = None, *, algo: Opt
 def _score(fn: Callable[[Any], Any], trial: Trial, program: Any) -> Tuple[Trial, Any, bool]:
     """The trial scored by the user's function: a function that raises, or returns something that
     is not a finite number, marks it failed; the search goes on."""
-    started = time.time()
-    try:
-        out = fn(program)
-    except Exception as e:  # the user's function: record, learn, go on
-        return dataclasses.replace(trial, status=Status.FAILED, error=f"{type(e).__name__}: {e}",
-                                   started=started, finished=time.time()), None, False
-    try:
+    def read(out: Any) -> dict:
         value, metrics = objective_value(out, fn)
-    except ValueError as e:
-        return dataclasses.replace(trial, status=Status.FAILED, error=f"the function {e}",
-                                   started=started, finished=time.time()), None, False
-    return dataclasses.replace(trial, status=Status.OK, value=value, metrics=[metrics], budget=1.0,
-                               started=started, finished=time.time()), None, False
+        return {"value": value, "metrics": [metrics]}
+    return _scored(fn, trial, program, read)
 
 
 def _score_vector(fn: Callable[[Any], Any], trial: Trial, program: Any, count: int,
                   keys: Optional[List[str]]) -> Tuple[Trial, Any, bool]:
     """As `_score`, for a function returning several objectives' values."""
+    def read(out: Any) -> dict:
+        values, metrics = objective_vector(out, count, keys)
+        return {"value": values[0], "values": values, "metrics": [metrics]}
+    return _scored(fn, trial, program, read)
+
+
+def _scored(fn: Callable[[Any], Any], trial: Trial, program: Any,
+            read: Callable[[Any], dict]) -> Tuple[Trial, Any, bool]:
+    """Call `fn(program)` and turn what it returned into the finished trial with `read` (which
+    raises ValueError for something that is not a result)."""
     started = time.time()
     try:
         out = fn(program)
@@ -130,12 +131,12 @@ def _score_vector(fn: Callable[[Any], Any], trial: Trial, program: Any, count: i
         return dataclasses.replace(trial, status=Status.FAILED, error=f"{type(e).__name__}: {e}",
                                    started=started, finished=time.time()), None, False
     try:
-        values, metrics = objective_vector(out, count, keys)
+        fields = read(out)
     except ValueError as e:
         return dataclasses.replace(trial, status=Status.FAILED, error=f"the function {e}",
                                    started=started, finished=time.time()), None, False
-    return dataclasses.replace(trial, status=Status.OK, value=values[0], values=values, metrics=[metrics],
-                               budget=1.0, started=started, finished=time.time()), None, False
+    return dataclasses.replace(trial, status=Status.OK, budget=1.0, started=started, finished=time.time(),
+                               **fields), None, False
 
 
 def _objective_of(space: Any) -> Tuple[Callable[[Any], Any], str]:
