@@ -168,3 +168,18 @@ def test_a_data_file_named_by_a_relative_path_is_found_from_the_experiments_copy
     assert [r.status for r in exp.trials] == ["ok", "ok"]
     link = tmp_path / "exp" / "space" / "data" / "table.npz"
     assert link.is_symlink() and link.resolve() == (tmp_path / "data" / "table.npz").resolve()  # linked, not copied
+
+
+def test_errors_of_trials_name_the_users_files_not_the_experiments_copy(tmp_path, capsys):
+    (tmp_path / "obj.py").write_text("def score(program):\n    raise ValueError('bad x in ' + __file__)\n")
+    (tmp_path / "space.hyp").write_text('x = intv(1, 3)\nobjective = maximize(python("obj.py:score"))\n')
+    out = tmp_path / "exp"
+    assert cli(["run", str(tmp_path / "space.hyp"), "--executor", "inline", "--trials", "2", "--out", str(out),
+                "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert f"bad x in {tmp_path / 'obj.py'}" in printed and str(out / "space") not in printed
+    assert cli(["show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert f"{tmp_path / 'obj.py'}:score raised ValueError" in shown and str(out / "space") not in shown
+    # The journal keeps what the trial itself reported.
+    assert str(out / "space") in _lines(out)[0]["error"]

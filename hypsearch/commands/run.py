@@ -77,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
     # The runner loads on use: every command module is imported to build the CLI's parser, and
     # `check` or `sample` must not pay for (or depend on) the runner.
     from hypsearch.runner import run
+    from hypsearch.runner.experiment import ExperimentDir
     from hypsearch.runner.report import failure_summary, trials_table
     from hypsearch.runner.settings import parse_algo_options
 
@@ -105,7 +106,7 @@ def main(args: argparse.Namespace) -> int:
     counts = experiment.counts()
     print(f"\n{len(experiment.trials)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     print(trials_table(experiment.trials, experiment.mode, top=args.top))
-    errors = failure_summary(experiment.trials)
+    errors = failure_summary(experiment.trials, rewrite=ExperimentDir(experiment.dir).to_user_paths)
     if errors:
         print("\nerrors of failed trials (hypsearch show DIR --json has them whole):\n" + "\n".join(f"  {e}" for e in errors))
     if experiment.best_hyp:

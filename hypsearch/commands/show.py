@@ -43,7 +43,7 @@ def asked_text(exp) -> str:
 def main(args: argparse.Namespace) -> int:
     # The runner loads on use: every command module is imported to build the CLI's parser, and
     # `check` or `sample` must not pay for (or depend on) the runner.
-    from hypsearch.runner.experiment import Experiment
+    from hypsearch.runner.experiment import Experiment, ExperimentDir
     from hypsearch.runner.accuracy_matrix import table as accuracy_table
     from hypsearch.runner.report import failure_summary, last_metrics, sort_trials, trials_table
 
@@ -75,7 +75,7 @@ def main(args: argparse.Namespace) -> int:
         print(front_tables(exp.trials, exp.mode, directions, only_front=args.front, top=args.top, sort=args.sort))
     elif exp.trials:
         print(trials_table(exp.trials, exp.mode, top=args.top, sort=args.sort))
-    errors = failure_summary(exp.trials)
+    errors = failure_summary(exp.trials, rewrite=ExperimentDir(exp.dir).to_user_paths)
     if errors:
         print("\nerrors of failed trials:\n" + "\n".join(f"  {e}" for e in errors))
     if best is not None:

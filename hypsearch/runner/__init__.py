@@ -107,7 +107,8 @@ def _run(path_or_space: Any, resume: Optional[str], command: Optional[Sequence[s
         if os.path.isdir(exp.weights) and not os.listdir(exp.weights):
             os.rmdir(exp.weights)
     if coord.fatal is not None:
-        raise HypError(f"the run stopped: {coord.fatal.removeprefix('error: ')}\n(experiment so far in {exp.path})")
+        reason = exp.to_user_paths(coord.fatal.removeprefix("error: "))
+        raise HypError(f"the run stopped: {reason}\n(experiment so far in {exp.path})")
     if coord.exhausted and len(coord.records) < settings.trials:
         unbuilt = f", {coord.skipped} more that cannot be built skipped" if coord.skipped else ""
         print(f"the space is exhausted: {len(coord.records)} trials run{unbuilt}; "

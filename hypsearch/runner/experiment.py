@@ -47,6 +47,19 @@ class ExperimentDir:
         self.weights = os.path.join(self.path, "weights")
         self.ray = os.path.join(self.path, "ray")
 
+    def to_user_paths(self, text: str) -> str:
+        """`text` (an error message) with paths into the experiment's copy of the space pointing
+        at the user's own folder instead: trials run from the copy, but the user edits the
+        original (a message that names no copied path comes back unchanged)."""
+        try:
+            record = self.read_run()
+            source, copy = record.get("source"), os.path.join(self.space_dir, record["space_file"])
+        except (HypError, KeyError, TypeError, ValueError, OSError):
+            return text
+        if not isinstance(source, str) or not source:
+            return text
+        return text.replace(os.path.dirname(copy) + os.sep, os.path.dirname(os.path.abspath(source)) + os.sep)
+
     def exists(self) -> bool:
         return os.path.exists(self.run_json)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from hypsearch.dsl.errors import HypError
 from hypsearch.search.trial import Trial
@@ -106,12 +106,14 @@ def short_names(names: Sequence[str]) -> Dict[str, str]:
     return out
 
 
-def failure_summary(records: Sequence[Trial], most: int = 3) -> List[str]:
-    """The most frequent errors of failed and invalid trials, first line only, with counts."""
+def failure_summary(records: Sequence[Trial], most: int = 3,
+                    rewrite: Callable[[str], str] = lambda text: text) -> List[str]:
+    """The most frequent errors of failed and invalid trials, first line only, with counts;
+    `rewrite` maps the experiment's copied paths back to the user's files."""
     counts: Dict[str, int] = {}
     for r in records:
         if r.status in ("failed", "invalid") and r.error:
-            line = r.error.strip().splitlines()[0]
+            line = rewrite(r.error.strip().splitlines()[0])
             counts[line] = counts.get(line, 0) + 1
     ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:most]
     return [f"{n}x {line}" for line, n in ranked]
