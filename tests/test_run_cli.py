@@ -62,7 +62,9 @@ def test_exported_model_loads_without_pickles_and_predicts_like_the_best_trial(e
     program = hypsearch.loads(raw["hyp"]).sample()
     data = load_data(program.data, None)
     with torch.no_grad():
-        logits = model(torch.tensor(data.x_val, dtype=torch.float32))
+        # The exported model takes raw inputs (here digits' 0-16 pixels): undo the loader's scaling.
+        mean, std = data.normalization
+        logits = model(torch.tensor(data.x_val * std + mean, dtype=torch.float32))
     accuracy = (logits.argmax(-1).numpy() == data.y_val).mean()
     assert accuracy == pytest.approx(best.value, abs=1e-6)
 

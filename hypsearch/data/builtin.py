@@ -18,6 +18,8 @@ from .registry import data_loader
 from .split import split_indices, standardize
 
 MAX_SPLIT_TASKS = 5  # 10 digits, 2 per task
+# The pixels' scaling as (mean, std), kept with an exported model so it takes raw 0-16 pixels.
+DIGIT_SCALE = (np.zeros(1, dtype=np.float32), np.full(1, 16.0, dtype=np.float32))
 
 
 def _digit_arrays():
@@ -36,7 +38,8 @@ def load_digits_set(comp) -> Dataset:
     tr, va = split_indices(len(y), comp.val_fraction, comp.seed, labels=y)
     info = comp.info()
     shape = (-1,) + tuple(info.input_shape)
-    return Dataset("digits", x[tr].reshape(shape), y[tr], x[va].reshape(shape), y[va], info)
+    return Dataset("digits", x[tr].reshape(shape), y[tr], x[va].reshape(shape), y[va], info,
+                   normalization=DIGIT_SCALE)
 
 
 @data_loader("split_digits")
@@ -49,7 +52,7 @@ def load_split_digits(comp) -> Dataset:
     x, y = x[keep], y[keep]
     tr, va = split_indices(len(y), comp.val_fraction, comp.seed, labels=y)
     return Dataset("split_digits", x[tr], y[tr], x[va], y[va], comp.info(),
-                   task_train=y[tr] // 2, task_val=y[va] // 2)
+                   task_train=y[tr] // 2, task_val=y[va] // 2, normalization=DIGIT_SCALE)
 
 
 @data_loader("permuted_digits")
@@ -72,7 +75,8 @@ def load_permuted_digits(comp) -> Dataset:
         return xs, ys, ts
 
     (xt, yt, tt), (xv, yv, tv) = stack(tr), stack(va)
-    return Dataset("permuted_digits", xt, yt, xv, yv, comp.info(), task_train=tt, task_val=tv)
+    return Dataset("permuted_digits", xt, yt, xv, yv, comp.info(), task_train=tt, task_val=tv,
+                   normalization=DIGIT_SCALE)
 
 
 def _tabular(name: str) -> Callable:
@@ -80,8 +84,8 @@ def _tabular(name: str) -> Callable:
         bunch = _sklearn(name)()
         x, y = bunch.data.astype(np.float64), bunch.target.astype(np.int64)
         tr, va = split_indices(len(y), comp.val_fraction, comp.seed, labels=y)
-        xt, xv = standardize(x[tr], x[va])
-        return Dataset(name, xt, y[tr], xv, y[va], comp.info())
+        xt, xv, stats = standardize(x[tr], x[va])
+        return Dataset(name, xt, y[tr], xv, y[va], comp.info(), normalization=stats)
 
     load.__doc__ = f"{name}(): scikit-learn's bundled set, standardised with training statistics."
     return load
@@ -105,8 +109,8 @@ def load_regression(comp) -> Dataset:
     clean = (clean - clean.mean(axis=0)) / clean.std(axis=0)  # unit-variance signal, so noise is a ratio
     y = (clean + comp.noise * rng.standard_normal(clean.shape)).astype(np.float32)
     tr, va = split_indices(comp.samples, comp.val_fraction, comp.seed)
-    xt, xv = standardize(x[tr], x[va])
-    return Dataset("regression", xt, y[tr], xv, y[va], comp.info())
+    xt, xv, stats = standardize(x[tr], x[va])
+    return Dataset("regression", xt, y[tr], xv, y[va], comp.info(), normalization=stats)
 
 
 def _sklearn(name: str) -> Callable:

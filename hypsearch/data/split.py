@@ -43,9 +43,11 @@ def _stratifiable(labels: np.ndarray) -> bool:
     return bool(counts.min() >= 2)
 
 
-def standardize(x_train: np.ndarray, x_val: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Zero mean, unit variance per feature, with statistics of the training part only."""
+def standardize(x_train: np.ndarray, x_val: np.ndarray) -> Tuple[np.ndarray, np.ndarray, Tuple[np.ndarray, np.ndarray]]:
+    """Zero mean, unit variance per feature, with statistics of the training part only; also the
+    (mean, std) used, which an exported model keeps so it predicts on raw inputs."""
     mean = x_train.mean(axis=0)
     std = x_train.std(axis=0)
     std = np.where(std > 0, std, 1.0)  # constant features stay constant instead of dividing by 0
-    return ((x_train - mean) / std).astype(np.float32), ((x_val - mean) / std).astype(np.float32)
+    stats = (mean.astype(np.float32), std.astype(np.float32))
+    return ((x_train - mean) / std).astype(np.float32), ((x_val - mean) / std).astype(np.float32), stats
