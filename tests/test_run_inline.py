@@ -183,3 +183,28 @@ def test_errors_of_trials_name_the_users_files_not_the_experiments_copy(tmp_path
     assert f"{tmp_path / 'obj.py'}:score raised ValueError" in shown and str(out / "space") not in shown
     # The journal keeps what the trial itself reported.
     assert str(out / "space") in _lines(out)[0]["error"]
+
+
+def test_ctrl_c_stops_the_run_and_names_the_command_that_resumes_it(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "slow.py").write_text("import time\n\ndef score(program):\n    time.sleep(0.3)\n"
+                                      "    return float(program.params['x'])\n")
+    (tmp_path / "space.hyp").write_text('x = intv(1, 50)\nobjective = maximize(python("slow.py:score"))\n')
+    out = tmp_path / "exp"
+    proc = subprocess.Popen([sys.executable, "-m", "hypsearch.cli", "run", "space.hyp", "--executor", "inline",
+                             "--trials", "40", "--out", str(out), "--quiet"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(_lines(out) if (out / "trials.jsonl").exists() else []) < 2:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert f"hypsearch run --resume {out}" in err and "Traceback" not in err
+    done = len(_lines(out))
+    exp = hypsearch.run(resume=str(out), trials=done + 1, executor="inline")
+    assert len(exp.trials) == done + 1  # nothing recorded was lost
