@@ -214,7 +214,7 @@ def fit(model: torch.nn.Module, dataset: Dataset, recipe: Optional[Any] = None, 
         if bad:
             raise TrialFailed(f"{bad[0]} is {metrics[bad[0]]} at epoch {epoch}", history=history)
         history.append(metrics)
-        best, stale = _watch(metrics, monitor, best, stale)
+        best, stale = patience_step(metrics, monitor, best, stale)
         if checkpoint is not None:
             checkpoint(_state(epoch, history, best, stale, model, optimizer, scheduler, scaler, generator))
         if report is not None:
@@ -283,7 +283,8 @@ def _step(model, optimizer, scheduler, scaler, clip) -> None:
         scheduler.step()
 
 
-def _watch(metrics: Metrics, monitor: Tuple[str, str], best: Optional[float], stale: int):
+def patience_step(metrics: Metrics, monitor: Tuple[str, str], best: Optional[float], stale: int):
+    """(best value so far, epochs since it improved) after an epoch's `metrics` (`patience`)."""
     name, mode = monitor
     value = metrics.get(name)
     if value is None or not np.isfinite(value):

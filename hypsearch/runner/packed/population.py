@@ -29,7 +29,7 @@ from hypsearch.data import Dataset
 from hypsearch.dsl.errors import HypError
 
 from ..schedules import SCHEDULES
-from ..train import EVAL_BATCH, validation_metrics
+from ..train import EVAL_BATCH, patience_step, validation_metrics
 from .layout import Layout, make_layout, trainable
 from .optim import MemberHyper, PopulationOptimizer
 
@@ -147,7 +147,7 @@ def _train(members: Sequence[Member], dataset: Dataset, dev: torch.device, task_
                 running[i] = False
                 continue
             results[i].history.append(metrics)
-            best[i], stale[i] = _watch(metrics, member.monitor, best[i], stale[i])
+            best[i], stale[i] = patience_step(metrics, member.monitor, best[i], stale[i])
             patience = recipes[i].patience
             if epoch >= epochs[i] or (patience is not None and stale[i] >= patience):
                 running[i] = False
@@ -227,15 +227,6 @@ def _member_metrics(out: torch.Tensor, y: torch.Tensor, task: Optional[torch.Ten
     else:
         loss = float(F.mse_loss(out, y))
     return validation_metrics(out, y, task, dataset, loss)
-
-
-def _watch(metrics: Metrics, monitor: Tuple[str, str], best: Optional[float], stale: int):
-    name, mode = monitor
-    value = metrics.get(name)
-    if value is None or not np.isfinite(value):
-        return best, stale + 1
-    better = best is None or (value < best if mode == "min" else value > best)
-    return (value, 0) if better else (best, stale + 1)
 
 
 def _is_oom(e: BaseException) -> bool:
