@@ -297,3 +297,44 @@ def test_builtin_metrics_count_params_and_flops_and_time_forwards():
     assert m["flops"] == 2 * (8 * 16 + 16 * 3)  # two per multiply-add, per sample
     t = latency_metrics(model, (8,), batch_size=32, repeats=3)
     assert 0 < t["latency_ms"] and 0 < t["latency_ms_batch"] and model.training
+
+
+ONE_OBJECTIVE = """\
+data = iris()
+target = sequential(linear(out = 4), relu(), linear(out = 3))
+train = train(epochs = 1, batch_size = 16)
+objective = maximize("val_accuracy")
+search = search(algo = "random", trials = 1, seed = 0)
+"""
+
+
+def test_every_trained_trial_records_its_latencies_unasked_and_show_prints_them(tmp_path, capsys):
+    import hypsearch
+    from hypsearch.cli import main as cli
+
+    path = tmp_path / "one.hyp"
+    path.write_text(ONE_OBJECTIVE)
+    exp = hypsearch.run(str(path), executor="inline", out=str(tmp_path / "exp"))
+    (trial,) = exp.trials
+    last = trial.metrics[-1]
+    assert 0 < last["latency_ms"] < 1000 and 0 < last["latency_ms_batch"] < 1000
+    assert last["params"] == 4 * 4 + 4 + 4 * 3 + 3
+    assert "peak_memory_mb" not in last  # CPU: no per-model peak (see runner/measure.py)
+    with open(tmp_path / "exp" / "trials.jsonl", encoding="utf-8") as f:
+        journaled = [json.loads(line) for line in f if '"ok"' in line]
+    assert journaled and "latency_ms_batch" in journaled[-1]["metrics"][-1]
+    capsys.readouterr()
+    assert cli(["show", str(tmp_path / "exp")]) == 0
+    out = capsys.readouterr().out
+    assert "built: params 35; flops" in out and "ms at batch 1" in out and "ms at the training batch" in out
+
+
+def test_peak_memory_named_on_cpu_stops_the_run_with_the_reason(tmp_path):
+    import hypsearch
+
+    path = tmp_path / "mem.hyp"
+    path.write_text(ONE_OBJECTIVE.replace('maximize("val_accuracy")',
+                                          '[maximize("val_accuracy"), minimize("peak_memory_mb")]'))
+    from hypsearch.dsl.errors import HypError
+    with pytest.raises(HypError, match="`peak_memory_mb` is reported on CUDA devices only; this trial runs on cpu"):
+        hypsearch.run(str(path), executor="inline", out=str(tmp_path / "exp"))

@@ -45,6 +45,7 @@ def main(args: argparse.Namespace) -> int:
     # `check` or `sample` must not pay for (or depend on) the runner.
     from hypsearch.runner.experiment import Experiment, ExperimentDir
     from hypsearch.runner.accuracy_matrix import table as accuracy_table
+    from hypsearch.runner.measure import describe as describe_builtin
     from hypsearch.runner.report import failure_summary, last_metrics, sort_trials, trials_table
 
     if args.top is not None:
@@ -80,6 +81,9 @@ def main(args: argparse.Namespace) -> int:
         print("\nerrors of failed trials:\n" + "\n".join(f"  {e}" for e in errors))
     if best is not None:
         print(f"\nbest: trial {best.id}, value {best.value:.6g}" + (f"  ({exp.best_hyp})" if exp.best_hyp else ""))
+        builtin = describe_builtin(last_metrics(best))
+        if builtin:  # measured once per trained trial (hypsearch/runner/measure.py)
+            print(f"built: {builtin}")
         print(best.program.rstrip())
         matrix = last_metrics(best).get("accuracy_matrix")
         if matrix:  # a multi-task classification set: how the best trial did on each task, in turn

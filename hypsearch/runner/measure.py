@@ -1,6 +1,6 @@
 """Built-in metrics of every built program, measured once per trial and recorded with its other
-metrics, so objectives and constraints can name them (`minimize("params")`,
-`at_most("latency_ms", 2.0)`).
+metrics (the journal's last epoch of every trained trial), so objectives and constraints can name
+them (`minimize("params")`, `at_most("latency_ms", 2.0)`) and `show` can print them.
 
 - `params`: the trainable parameters in total; `params_target` the target's (its ordinary ones plus
   the values a hypernetwork generates), `params_hypernet` the hypernetwork's (0 without one).
@@ -8,11 +8,17 @@ metrics, so objectives and constraints can name them (`minimize("params")`,
   `torch.utils.flop_counter.FlopCounterMode` on a batch of one (it counts matrix products and
   convolutions, 2 per multiply-add; element-wise operations are not counted).
 - `latency_ms`: the median wall time of a warm forward pass at batch 1 on the trial's device,
-  `latency_ms_batch` at the training batch size (each after warm-up passes, under no_grad).
-- `peak_memory_mb`: the device's peak allocated memory during training, where it reports one (CUDA).
+  `latency_ms_batch` the same at the training batch size (after `WARMUP` passes, the median of
+  `REPEATS`, under no_grad in eval mode, after training). On CPU these are timed with the trial's
+  torch threads, so trials running side by side on shared cores read slower.
+- `peak_memory_mb`: the most memory the device's allocator held for the trial (training and the
+  timed passes), where the device reports one: CUDA (`torch.cuda.max_memory_allocated`, its peak
+  reset when the trial starts). Not recorded on CPU: the process's peak resident size also holds
+  the data, torch itself and, in a reused Ray worker, every earlier trial, so it is no figure of
+  the model; an objective or constraint naming it on CPU is refused.
 
 The static ones (params, flops) are known before training, so a constraint on them is decided
-before a trial spends any time on it.
+before a trial spends any time on it. A trial that a scheduler stops keeps the static ones only.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from typing import Any, Dict, Sequence
 STATIC = ("params", "params_target", "params_hypernet", "flops")
 MEASURED = ("latency_ms", "latency_ms_batch", "peak_memory_mb")
 BUILTIN = STATIC + MEASURED
+DEVICE_ONLY = {"peak_memory_mb": "cuda"}  # metrics a device type reports (see the module's docs)
+WARMUP, REPEATS = 2, 5  # passes per batch size; quickstart trials pay about a millisecond for both
 
 
 def static_metrics(model: Any, input_shape: Sequence[int]) -> Dict[str, float]:
@@ -49,9 +57,23 @@ def static_metrics(model: Any, input_shape: Sequence[int]) -> Dict[str, float]:
     return out
 
 
+def start_peak_memory(device: Any) -> None:
+    """Start the trial's peak-memory count (CUDA); nothing elsewhere."""
+    if str(device).startswith("cuda"):
+        import torch
+        torch.cuda.reset_peak_memory_stats(torch.device(str(device)))
+
+
+def device_refuses(metric: str, device: Any) -> bool:
+    """Whether the trial's device never reports this built-in metric (peak memory off CUDA)."""
+    need = DEVICE_ONLY.get(metric)
+    return need is not None and not str(device).startswith(need)
+
+
 def latency_metrics(model: Any, input_shape: Sequence[int], batch_size: int, device: Any = "cpu",
-                    repeats: int = 7, warmup: int = 2) -> Dict[str, float]:
-    """Median warm forward times (ms) at batch 1 and at `batch_size`, on the model's device."""
+                    repeats: int = REPEATS, warmup: int = WARMUP, task_input: bool = False) -> Dict[str, float]:
+    """Median warm forward times (ms) at batch 1 and at `batch_size` on the model's device (task 0
+    for a task-conditioned model), and the device's peak memory where it reports one."""
     import torch
 
     dev = next((p.device for p in model.parameters()), torch.device(str(device)))
@@ -66,7 +88,7 @@ def latency_metrics(model: Any, input_shape: Sequence[int], batch_size: int, dev
                 for i in range(warmup + repeats):
                     _sync(dev)
                     start = time.perf_counter()
-                    model(x)
+                    model(x, task=0) if task_input else model(x)
                     _sync(dev)
                     if i >= warmup:
                         times.append((time.perf_counter() - start) * 1000.0)
@@ -84,3 +106,30 @@ def _sync(dev: Any) -> None:
     if dev.type == "cuda":
         import torch
         torch.cuda.synchronize(dev)
+
+
+def describe(metrics: Dict[str, Any]) -> str:
+    """The built-in metrics of a trial as one line (`show`): those it reported, in a fixed order."""
+    parts = []
+    if "params" in metrics:
+        text = f"params {int(metrics['params']):,}"
+        if metrics.get("params_hypernet"):
+            text += f" (target {int(metrics['params_target']):,}, hypernet {int(metrics['params_hypernet']):,})"
+        parts.append(text)
+    if "flops" in metrics:
+        parts.append(f"flops {_si(float(metrics['flops']))} per sample")
+    if "latency_ms" in metrics:
+        text = f"latency {float(metrics['latency_ms']):.3g} ms at batch 1"
+        if "latency_ms_batch" in metrics:
+            text += f", {float(metrics['latency_ms_batch']):.3g} ms at the training batch"
+        parts.append(text)
+    if "peak_memory_mb" in metrics:
+        parts.append(f"peak memory {float(metrics['peak_memory_mb']):.4g} MiB")
+    return "; ".join(parts)
+
+
+def _si(v: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(v) >= scale:
+            return f"{v / scale:.3g}{unit}"
+    return f"{v:.3g}"

@@ -189,7 +189,7 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
     from .regimes import planned_epochs, regime_metric_names, train_regime
     from .train import metric_names, seed_everything
 
-    from .measure import BUILTIN, latency_metrics, static_metrics
+    from .measure import BUILTIN, device_refuses, latency_metrics, start_peak_memory, static_metrics
     from .objectives import bounds_of, constraint_values
 
     recipe = program.train if program.train is not None else TrainRecipe()
@@ -200,11 +200,13 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
     for what, metric in [("objective's", o.metric) for o in objectives] + [("constraint's", b.metric) for b in bounds]:
         if metric is None:
             raise HypError("several objectives are metrics a trial reports; a Python objective can only be the only one")
+        if device_refuses(metric, device):
+            raise HypError(f"the {what} metric `{metric}` is reported on CUDA devices only; this trial runs "
+                           f"on {device} (see hypsearch/runner/measure.py)")
         if metric not in reported:
             shown = [m for m in reported if m not in ("epoch",)]
             raise HypError(f"the {what} metric `{metric}` is not reported by training on "
                            f"{dataset.name}; reported metrics: {', '.join(shown)}{suggest(metric, shown)}")
-    named = {o.metric for o in objectives} | {b.metric for b in bounds}
     builtin: Metrics = {}
     seen: List[Metrics] = []
 
@@ -237,6 +239,7 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
                                                 for b in violated), values, builtin)
             raise _Infeasible()
         task_input = (dataset.multitask or _task_conditioned(program)) and _accepts_task(model)
+        start_peak_memory(device)
         history = train_regime(model, dataset, recipe, device=device, task_input=task_input,
                                report=on_epoch, should_stop=stop if should_stop is not None else None,
                                augment=augment_of(program), monitor=(objective.metric, objective.mode),
@@ -259,9 +262,8 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
         _release_memory(device)
         raise failure
     final = history[-1]
-    if named & {"latency_ms", "latency_ms_batch", "peak_memory_mb"}:
-        # Timed only when an objective or constraint names them: warm passes cost every trial time.
-        final.update(latency_metrics(model, dataset.info.input_shape, recipe.batch_size, device))
+    # Every trained trial: a few warm passes (about a millisecond a quickstart trial, see measure).
+    final.update(latency_metrics(model, dataset.info.input_shape, recipe.batch_size, device, task_input=task_input))
     final.update(builtin)
     multi = len(objectives) > 1 or bool(bounds)
     planned = planned_epochs(recipe, dataset)
