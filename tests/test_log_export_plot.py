@@ -221,3 +221,36 @@ def test_ray_executor_writes_the_same_tensorboard_runs(ray_local, torch_exp, tmp
     for tid in ray:
         assert [s for s, _ in ray[tid]] == [s for s, _ in inline[tid]]
         assert [v for _, v in ray[tid]] == pytest.approx([v for _, v in inline[tid]], rel=1e-4)
+
+
+THREE_OBJECTIVES = textwrap.dedent("""\
+    data = iris()
+    target = sequential(linear(out = oneof(2, 4, 8)), relu(), linear(out = 3))
+    train = train(epochs = 1, batch_size = 32, optimizer = adam(lr = floatv(1e-3, 1e-1, log = true)))
+    objective = [maximize("val_accuracy"), minimize("params"), minimize("val_loss")]
+    search = search(algo = "random", trials = 5, seed = 3)
+""")
+
+
+def test_plot_front_of_three_objectives_draws_parallel_coordinates(tmp_path, capsys):
+    import matplotlib
+
+    from hypsearch.runner.front import front_of
+
+    path = tmp_path / "three.hyp"
+    path.write_text(THREE_OBJECTIVES)
+    exp = hypsearch.run(str(path), executor="inline", out=str(tmp_path / "exp"))
+    front = front_of(exp.trials, ["max", "min", "min"])
+    assert len([t for t in exp.trials if t.values]) == 5 and front
+    out = tmp_path / "front.svg"
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text kept as text, to read it back
+        assert cli(["plot", str(tmp_path / "exp"), "--kind", "front", "--out", str(out)]) == 0
+    svg = out.read_text()
+    assert svg.startswith("<?xml") and "</svg>" in svg
+    for label in ("val_accuracy", "params", "val_loss", "higher is up", "lower is up"):
+        assert label in svg, label
+    assert f"Pareto front ({len(front)}) in colour" in svg and "5 trials against 3 objectives" in svg
+    assert all(f"trial {t.id}" in svg for t in front)  # each front member named in the legend
+    # The smallest parameter count sits at the top of the params axis (lower is better, drawn up).
+    smallest = min(t.metrics[-1]["params"] for t in exp.trials)
+    assert f">{smallest:.4g}<" in svg

@@ -16,7 +16,8 @@ Plot experiments from their journals (no program runs). --kind:
               experiment's trials (decisions -> value)
   parallel    parallel coordinates of one experiment: each decision an axis, a line per trial
               coloured by its value
-  front       two objectives: the trials' scatter and the Pareto front (several objectives)
+  front       several objectives: for two, the trials' scatter and the Pareto front; for more,
+              parallel coordinates (an axis per objective, better end up, the front in colour)
   matrix      the best trial's accuracy matrix (tasks trained in turn: train(regime = ...))
 Writes a PNG, SVG or PDF.
 

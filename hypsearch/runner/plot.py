@@ -2,8 +2,9 @@
 journal alone (no program runs): `history` (every trial as a dot and the best so far, against
 trial number and wall time), `importance` (which decisions matter: permutation importance of a
 random forest fitted to the finished trials' decisions and values), `parallel` (parallel
-coordinates: each decision an axis, lines coloured by the value) and `matrix` (the best trial's
-accuracy matrix under a training regime over tasks).
+coordinates: each decision an axis, lines coloured by the value), `front` (several objectives:
+the scatter and the Pareto front for two, parallel coordinates of the objectives for more) and
+`matrix` (the best trial's accuracy matrix under a training regime over tasks).
 """
 
 from __future__ import annotations
@@ -89,14 +90,16 @@ def plot(dirs: Sequence[str], out: str, kind: str = "history") -> str:
 
 def front(exp: Experiment, out: str) -> str:
     """Two objectives: every feasible trial as a dot, the infeasible as crosses, the Pareto front
-    as a staircase of its members. More objectives: `--kind parallel` shows them."""
+    as a staircase of its members. More objectives: parallel coordinates (`objective_lines`)."""
     from .front import experiment_directions, front_of, vector
 
     directions = experiment_directions(exp)
-    if directions is None or len(directions) != 2:
-        raise HypError(f"--kind front draws an experiment with two objectives; {exp.dir} has "
-                       f"{1 if directions is None else len(directions)} (see --kind parallel)")
+    if directions is None or len(directions) < 2:
+        raise HypError(f"--kind front draws an experiment with several objectives; {exp.dir} has 1 "
+                       "(--kind history shows its trials)")
     names = [o.metric or o.name for o in _objectives(exp)]
+    if len(directions) > 2:
+        return objective_lines(exp, directions, names, out)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     done = [r for r in exp.trials if r.status.has_value and vector(r) is not None and len(vector(r)) == 2]
@@ -116,6 +119,58 @@ def front(exp: Experiment, out: str) -> str:
     ax.set_xlabel(f"{names[0]} ({directions[0]})")
     ax.set_ylabel(f"{names[1]} ({directions[1]})")
     ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def objective_lines(exp: Experiment, directions: Sequence[str], names: Sequence[str], out: str) -> str:
+    """Three or more objectives as parallel coordinates: an axis per objective, scaled to the
+    trials' range with the better end up (a minimised objective's axis runs downwards, its
+    label says so), a grey line per trial (dashed: infeasible) and the Pareto front in colour."""
+    import numpy as np
+
+    from .front import front_of, vector
+
+    done = [r for r in exp.trials if r.status.has_value and vector(r) is not None
+            and len(vector(r)) == len(directions) and all(math.isfinite(v) for v in vector(r))]
+    if not done:
+        raise HypError(f"{exp.dir} has no finished trial with all {len(directions)} objectives to plot")
+    members = {r.id for r in front_of(exp.trials, directions)}
+    V = np.array([vector(r) for r in done], dtype=float)
+    lo, hi = V.min(axis=0), V.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    up = np.where(np.array([d == "max" for d in directions]), (V - lo) / span, (hi - V) / span)
+    up[:, hi == lo] = 0.5
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.6 * len(directions)), 4.6))
+    xs = list(range(len(directions)))
+    cmap = plt.get_cmap("plasma")
+    front_rows = [i for i, r in enumerate(done) if r.id in members]
+    for i, r in enumerate(done):
+        if r.id in members:
+            continue
+        ax.plot(xs, up[i], color="0.55", alpha=0.5, linewidth=1.0,
+                linestyle="--" if r.feasible is False else "-")
+    for k, i in enumerate(front_rows):  # drawn last, on top; a colour each, to follow a member across axes
+        ax.plot(xs, up[i], color=cmap(0.85 * k / max(1, len(front_rows) - 1)), linewidth=2.2, marker="o", markersize=4,
+                label=f"trial {done[i].id}" if len(front_rows) <= 8 else None)
+    for k, d in enumerate(directions):
+        ax.axvline(k, color="0.3", linewidth=0.8)
+        best, worst = (hi[k], lo[k]) if d == "max" else (lo[k], hi[k])
+        ax.text(k + 0.03, 1.0, f"{best:.4g}", fontsize=7, va="bottom")
+        ax.text(k + 0.03, 0.0, f"{worst:.4g}", fontsize=7, va="top")
+    ax.set_xticks(xs)
+    ax.set_xticklabels([f"{n}\n({'max' if d == 'max' else 'min'}: "
+                        f"{'higher' if d == 'max' else 'lower'} is up)" for n, d in zip(names, directions)], fontsize=8)
+    ax.set_yticks([])
+    ax.set_ylim(-0.1, 1.1)
+    ax.set_xlim(-0.2, len(directions) - 0.6)
+    ax.set_ylabel("better ↑ (each axis scaled to the trials' range)", fontsize=8)
+    feasible_note = "; dashed: infeasible" if any(r.feasible is False for r in done) else ""
+    ax.set_title(f"{len(done)} trials against {len(directions)} objectives: Pareto front "
+                 f"({len(front_rows)}) in colour, the others grey{feasible_note}", fontsize=9)
+    if front_rows and len(front_rows) <= 8:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, title="front", title_fontsize=7)
     fig.tight_layout()
     return _save(fig, out)
 
