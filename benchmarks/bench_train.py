@@ -182,7 +182,7 @@ def main() -> None:
         tensors = ds.tensors("train", args.device)[:2] + ds.tensors("val", args.device)[:2]
         a, b = built(text, shape), hand()
         assert sum(p.numel() for p in a.parameters()) == sum(p.numel() for p in b.parameters()), name
-        program_augment = hypsearch.loads("augment = [random_crop(padding = 4), flip()]").sample().params["augment"]
+        program_augment = hypsearch.loads("augment = [random_crop(padding = 4), flip()]").sample().augment
         for compiled in modes:
             recipe = hypsearch.loads("train = " + RECIPE.format(epochs=args.epochs, compile=str(compiled).lower())
                                      ).sample().train

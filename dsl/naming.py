@@ -20,7 +20,7 @@ from .errors import HypError
 from .tree import CompN, DecisionN, ProgramN, SNode, TreeVisitor
 
 # The order a program's reserved fields are named and printed in (after `let`s and parameters).
-FIELD_ORDER = ("data", "target", "hypernet", "train", "objective", "constraints", "search")
+FIELD_ORDER = ("data", "augment", "target", "hypernet", "train", "objective", "constraints", "search")
 
 
 class Instance:

@@ -27,7 +27,7 @@ import pyglove as pg
 from . import pyref
 from .errors import HypError, Location, suggest
 from .naming import Instance
-from .registry import Component, lookup, lookup_objective, names as component_names
+from .registry import Component, components, lookup, lookup_objective, names as component_names
 from .syntax import Assign, Call, Def, Expr, ImportFile, ImportModule, Kwarg, Let, ListExpr, Lit, Ref, parse
 from .tree import (PRIMITIVE_TYPES, ChoiceN, CompN, Const, DecisionN, DictN, FloatN, IntN, ListN, OptionalN, RepeatN,
                    SNode, SubsetN, TreeVisitor)
@@ -54,9 +54,13 @@ FIELD_KINDS = {
     "objective": ("objective",),
     "search": ("search",),
     "constraints": ("constraint",),
+    "augment": ("augment",),
 }
 # Reserved fields that take a list of components as well (`objective = [maximize(...), ...]`).
-LIST_FIELDS = ("objective", "constraints")
+LIST_FIELDS = ("objective", "constraints", "augment")
+# Reserved fields that take only a list, and the example their error shows.
+ONLY_LISTS = {"constraints": "constraints = [at_most(\"params\", 50000)]",
+              "augment": "augment = [random_crop(padding = 4), optional(flip())]"}
 
 
 class Ctx:
@@ -156,9 +160,8 @@ class Evaluator:
                         for el in item.element_nodes():
                             self.check_kind(el, FIELD_KINDS[st.name], f"`{st.name}`", st.value.loc)
                     fields[st.name] = node
-                elif st.name == "constraints":
-                    raise self.error("`constraints` takes a list: `constraints = [at_most(\"params\", 50000)]`",
-                                     st.value.loc)
+                elif st.name in ONLY_LISTS:
+                    raise self.error(f"`{st.name}` takes a list: `{ONLY_LISTS[st.name]}`", st.value.loc)
                 elif st.name in RESERVED_FIELDS:
                     self.check_kind(node, FIELD_KINDS[st.name], f"`{st.name}`", st.value.loc)
                     fields[st.name] = node
@@ -545,16 +548,22 @@ class _Types(TreeVisitor):
             self.check(element, c, what, loc)
 
     def visit_float(self, node, spec, what, loc):
-        try:
-            spec.apply(float(node.low))
-        except (TypeError, ValueError):
-            raise self.ev.error(f"{what} takes {_describe_spec(spec)}, but floatv gives a float", loc) from None
+        self._range(node, spec, float, "a float", what, loc)
 
     def visit_int(self, node, spec, what, loc):
-        try:
-            spec.apply(float(node.low) if _is_float_spec(spec) else int(node.low))
-        except (TypeError, ValueError):
-            raise self.ev.error(f"{what} takes {_describe_spec(spec)}, but intv gives an int", loc) from None
+        self._range(node, spec, float if _is_float_spec(spec) else int, "an int", what, loc)
+
+    def _range(self, node, spec, convert, gives, what, loc):
+        # Both ends of the range must fit: a bounded argument (`flip(p = ...)` in [0, 1]) too.
+        for end in (node.low, node.high):
+            try:
+                spec.apply(convert(end))
+            except TypeError:
+                raise self.ev.error(f"{what} takes {_describe_spec(spec)}, but {node.keyword} gives {gives}",
+                                    loc) from None
+            except ValueError:
+                raise self.ev.error(f"{what} takes {_describe_spec(spec)}, but {node.keyword} reaches "
+                                    f"{_show(end)}", loc) from None
 
     def visit_optional(self, node, spec, what, loc):
         if not getattr(spec, "is_noneable", False):
@@ -573,7 +582,8 @@ class _Kinds(TreeVisitor):
 
     def visit_component(self, node, kinds, what, loc):
         if node.cls.__hyp_kind__ not in kinds:
-            raise self.ev.error(f"{what} takes a {' or '.join(kinds)} component, got `{node.call_name}` (a {node.cls.__hyp_kind__})", node.loc or loc)
+            raise self.ev.error(f"{what} takes {_a(' or '.join(kinds))} component, got `{node.call_name}` "
+                                f"(a {node.cls.__hyp_kind__}){_allowed(kinds)}", node.loc or loc)
 
     def visit_choice(self, node, kinds, what, loc):
         for c in node.candidates:
@@ -587,9 +597,19 @@ class _Kinds(TreeVisitor):
             self.not_a_component(node, kinds, what, loc)
 
     def not_a_component(self, node, kinds, what, loc):
-        raise self.ev.error(f"{what} takes a {' or '.join(kinds)} component", node.loc or loc)
+        raise self.ev.error(f"{what} takes {_a(' or '.join(kinds))} component{_allowed(kinds)}", node.loc or loc)
 
     visit_list = visit_dict = visit_subset = visit_int = visit_float = visit_repeat = not_a_component
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+def _allowed(kinds: Tuple[str, ...], most: int = 12) -> str:
+    """`; allowed: random_crop, flip, ...` naming a small family's components (a long one is left to completion)."""
+    names = [n for n, c in components().items() if c.__hyp_kind__ in kinds]
+    return f"; allowed: {', '.join(names)}" if 0 < len(names) <= most else ""
 
 
 def _is_count(node: SNode) -> bool:
@@ -666,9 +686,9 @@ def _describe_spec(spec: Any) -> str:
     elif isinstance(spec, pg.typing.Bool):
         text = "true or false"
     elif isinstance(spec, pg.typing.Int):
-        text = "an int"
+        text = "an int" + _bounds(spec)
     elif isinstance(spec, pg.typing.Float):
-        text = "a number"
+        text = "a number" + _bounds(spec)
     elif isinstance(spec, pg.typing.Str):
         text = "a string"
     elif isinstance(spec, pg.typing.List):
@@ -682,6 +702,16 @@ def _describe_spec(spec: Any) -> str:
     if getattr(spec, "is_noneable", False) and "none" not in text:
         text += " or none"
     return text
+
+
+def _bounds(spec: Any) -> str:
+    """` >= 0`, ` in [0, 1]`: the range a bounded number argument declares (empty: none)."""
+    low, high = getattr(spec, "min_value", None), getattr(spec, "max_value", None)
+    if low is not None and high is not None:
+        return f" in [{_show(low)}, {_show(high)}]"
+    if low is not None:
+        return f" >= {_show(low)}"
+    return f" <= {_show(high)}" if high is not None else ""
 
 
 def _component_family(cls: type) -> str:

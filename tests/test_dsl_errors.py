@@ -109,3 +109,28 @@ def test_corrupted_examples_only_ever_raise_hyp_error(example):
             space.sample(seed=0)
         except HypError:
             pass
+
+
+AUGMENT_CASES = [
+    ("augment = [random_crop(), relu()]", 2, 27,
+     "`augment` takes an augment component, got `relu` (a layer); allowed: random_crop, flip, cutout, noise"),
+    ("augment = flip()", 2, 11, "`augment` takes a list: `augment = [random_crop(padding = 4), optional(flip())]`"),
+    ("augment = [flip(p = 2)]", 2, 21, "argument `p` of `flip` takes a number in [0.0, 1.0], got 2"),
+    ("augment = [optional(flip(p = floatv(0.5, 1.5)))]", 2, 30,
+     "argument `p` of `flip` takes a number in [0.0, 1.0], but floatv reaches 1.5"),
+    ("augment = [random_crop(padding = oneof(2, -1))]", 2, 43,
+     "argument `padding` of `random_crop` takes an int >= 0, got -1"),
+    ("augment = [cutout(size = intv(0, 4))]", 2, 26, "argument `size` of `cutout` takes an int >= 1, but intv reaches 0"),
+    ("augment = [noise(std = -0.1)]", 2, 24, "argument `std` of `noise` takes a number >= 0.0, got -0.1"),
+    ("augment = [flip(q = 1)]", 2, 17, "`flip` has no argument `q`; it takes: p"),
+    ("augment = [flipp()]", 2, 12, "unknown component `flipp` (did you mean `flip`?)"),
+]
+
+
+@pytest.mark.parametrize("text,line,column,message", AUGMENT_CASES, ids=[c[3][:40] for c in AUGMENT_CASES])
+def test_augment_items_and_options_are_checked_where_they_are_written(tmp_path, text, line, column, message):
+    path = tmp_path / "aug.hyp"
+    path.write_text("data = digits(image = true)\n" + text + "\n")
+    with pytest.raises(HypError) as info:
+        hypsearch.load(str(path))
+    assert info.value.render().startswith(f"{path}:{line}:{column}: error: {message}")

@@ -254,3 +254,25 @@ def test_every_primitive_has_an_evaluator():
 
     assert PRIMITIVES == ("oneof", "manyof", "intv", "floatv", "optional", "repeat")
     assert all(callable(getattr(Evaluator, f"prim_{p}", None)) for p in PRIMITIVES)
+
+
+def test_augment_is_a_reserved_field_the_editor_and_check_know():
+    from hypsearch.lsp import features
+    from hypsearch.lsp.document import Document
+
+    text = "data = digits(image = true)\naugment = [random_crop(padding = 4), optional(flip())]\n"
+    doc = Document(text)
+    space, diagnostics = features.check(doc, "a.hyp")
+    assert diagnostics == [] and space.sample(seed=0).params == {}
+    offered = {i.label for i in features.completion(doc, 1, 11).items if i.kind == 7}  # Class
+    assert offered == {"random_crop", "flip", "cutout", "noise"}
+    inside_optional = {i.label for i in features.completion(doc, 1, 46).items if i.kind == 7}
+    assert inside_optional == offered
+    assert "augmentations of training batches" in features.hover(doc, space, 1, 2).contents.value
+    assert "`augment[1]`: oneof(none, flip())" in features.hover(doc, space, 1, 40).contents.value
+    fields = {i.label for i in features.completion(Document("data = digits()\n"), 1, 0).items}
+    assert "augment" in fields
+    bad = Document("data = digits(image = true)\naugment = [dropout(p = 0.1)]\n")
+    _, [diagnostic] = features.check(bad, "a.hyp")
+    assert diagnostic.range.start.line == 1 and diagnostic.range.start.character == 11
+    assert "allowed: random_crop, flip, cutout, noise" in diagnostic.message

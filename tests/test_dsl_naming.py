@@ -172,3 +172,15 @@ def test_printed_space_loads_with_the_same_decision_table_and_sharing(text, seed
     assert hypsearch.dumps(again) == printed
     a = space.random_assignment(random.Random(seed))
     assert again.materialize(a) == space.materialize(a)  # a shared decision drives every use in both
+
+
+def test_augment_decisions_are_named_by_their_path_in_the_field():
+    space = hypsearch.loads(textwrap.dedent("""\
+        data = digits(image = true)
+        augment = [random_crop(padding = intv(1, 4)), optional(flip()),
+                   optional(cutout(size = oneof(2, 3))), optional(noise(std = 0.05), name = "noisy")]
+        """))
+    assert names(space) == ["augment[0].padding", "augment[1]", "augment[2]", "augment[2].size", "noisy"]
+    by_name = {d.name: d for d in space.decisions}
+    assert by_name["augment[2].size"].condition.parent == "augment[2]"
+    assert table(reloaded(space)) == table(space)

@@ -84,3 +84,23 @@ def test_random_spaces_round_trip(target, extra, seed):
     assert pg.from_json(p.to_json()) == p
     assert again.materialize(a) == p
     assert hypsearch.loads(hypsearch.dumps(p)).sample() == p
+
+
+def test_augment_prints_back_as_a_reserved_field_after_data():
+    text = ("let w = oneof(4, 8)\n"
+            "target = sequential(conv2d(out = w, kernel = 3), global_avgpool(), linear(out = 10))\n"
+            "augment = [random_crop(padding = 2), optional(flip(p = floatv(0.2, 0.8))), optional(cutout(size = w))]\n"
+            "data = digits(image = true)\n")
+    space = hypsearch.loads(text)
+    printed = hypsearch.dumps(space)
+    lines = [line.split(" = ")[0] for line in printed.splitlines() if " = " in line and not line.startswith(" ")]
+    assert lines[lines.index("data") + 1] == "augment"
+    again = hypsearch.loads(printed)
+    # The same table; the printed file lists the fields in their canonical order, and so the decisions.
+    assert {d.name: d for d in again.decisions} == {d.name: d for d in space.decisions}
+    assert hypsearch.dumps(again) == printed
+    for seed in range(6):
+        p = space.sample(seed=seed)
+        assert "augment" not in p.params and p["augment"] is p.augment
+        assert p.augment[0].padding == 2 and all(a is not None for a in p.augment)
+        assert hypsearch.loads(hypsearch.dumps(p)).sample() == p

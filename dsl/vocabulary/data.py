@@ -6,6 +6,8 @@ tensor ops of the augmentations (the top-level `augment = [...]` list), live wit
 from dataclasses import dataclass
 from typing import Annotated, List, Optional, Tuple
 
+import pyglove as pg
+
 from ..registry import Component, builtin
 
 
@@ -205,25 +207,25 @@ class Augmentation(Component):
 class random_crop(Augmentation):
     """Pad images by `padding` pixels (zeros) and crop back to their size at a random offset."""
 
-    padding: Annotated[int, "pixels of zero padding on each side"] = 4
+    padding: Annotated[pg.typing.Int(min_value=0), "pixels of zero padding on each side"] = 4
 
 
 @builtin("augment")
 class flip(Augmentation):
     """Mirror images left-right with probability p."""
 
-    p: Annotated[float, "probability of mirroring a sample"] = 0.5
+    p: Annotated[pg.typing.Float(min_value=0.0, max_value=1.0), "probability of mirroring a sample"] = 0.5
 
 
 @builtin("augment")
 class cutout(Augmentation):
     """Zero one random size x size square of each image."""
 
-    size: Annotated[int, "side of the square"] = 8
+    size: Annotated[pg.typing.Int(min_value=1), "side of the square"] = 8
 
 
 @builtin("augment")
 class noise(Augmentation):
     """Add Gaussian noise to every input value (images or tabular features)."""
 
-    std: Annotated[float, "standard deviation, in normalised units"] = 0.1
+    std: Annotated[pg.typing.Float(min_value=0.0), "standard deviation, in normalised units"] = 0.1

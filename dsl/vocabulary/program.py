@@ -7,7 +7,7 @@ import pyglove as pg
 
 from ..registry import Component
 
-RESERVED_FIELDS = ("target", "hypernet", "data", "train", "objective", "search", "constraints")
+RESERVED_FIELDS = ("target", "hypernet", "data", "augment", "train", "objective", "search", "constraints")
 
 
 class Program(pg.Object):
@@ -16,6 +16,8 @@ class Program(pg.Object):
     target: Annotated[Optional[Component], "the target network"] = None
     hypernet: Annotated[Optional[Component], "the hypernetwork generating target weights"] = None
     data: Annotated[Optional[Component], "the data set"] = None
+    augment: Annotated[Optional[List[Component]],
+                       "augmentations of training batches, applied in order (optional(...) items are searched)"] = None
     train: Annotated[Optional[Component], "the training recipe"] = None
     objective: Annotated[Optional[Union[Component, List[Component]]],
                          "what the search optimises (a list: several objectives)"] = None

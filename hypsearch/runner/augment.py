@@ -34,8 +34,6 @@ def augment_of(program: Any) -> List[Any]:
     """The program's augmentation components (the top-level `augment` list; absent optional items dropped)."""
     items = getattr(program, "augment", None)
     if items is None:
-        items = (getattr(program, "params", None) or {}).get("augment")
-    if items is None:
         return []
     if not isinstance(items, (list, tuple)):
         items = [items]
