@@ -172,12 +172,13 @@ def test_search_block_pack_and_repeats_record_each_seed_and_the_std(tmp_path):
     assert model(torch.zeros(2, 64)).shape == (2, 10)
 
 
-def test_cli_pack_needs_the_inline_executor(tmp_path):
+def test_cli_pack_with_pbt_is_a_clear_error(tmp_path):
     space = tmp_path / "space.hyp"
     space.write_text(SPACE)
     proc = subprocess.run([sys.executable, "-m", "hypsearch.cli", "run", str(space), "--pack", "8", "--executor", "ray",
-                           "--out", str(tmp_path / "exp")], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "--executor inline" in proc.stderr and "Traceback" not in proc.stderr
+                           "--scheduler", "pbt", "--out", str(tmp_path / "exp")], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "--scheduler pbt" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_a_recipe_fit_rejects_is_reported_as_unpacked():

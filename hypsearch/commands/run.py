@@ -35,8 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", choices=["ray", "inline"], help="ray (default) or inline: one trial at a time in this process")
     parser.add_argument("--address", metavar="A", help="join this Ray cluster (default: start a local Ray)")
     parser.add_argument("--storage", metavar="URI", help="where Ray Tune stores its results (shared path or bucket for clusters)")
-    parser.add_argument("--cpus-per-trial", type=float, metavar="C", help="CPUs per trial (default 1)")
-    parser.add_argument("--gpus-per-trial", type=float, metavar="G", help="GPUs per trial; fractions pack trials on one GPU (default 0)")
+    parser.add_argument("--cpus-per-trial", type=float, metavar="C", help="CPUs per trial; with --pack, per pack (default 1)")
+    parser.add_argument("--gpus-per-trial", type=float, metavar="G", help="GPUs per trial; fractions pack trials on one GPU; "
+                                                                           "with --pack, per pack (default 0)")
     parser.add_argument("--max-concurrent", type=int, metavar="K", help="trials at once (default: as many as resources allow)")
     parser.add_argument("--scheduler", choices=["fifo", "asha", "pbt"],
                         help="fifo (default), asha (stop poor trials early) or pbt (population-based training: "
@@ -47,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-failures", type=int, metavar="F",
                         help="retries of a trial whose worker died; then it is recorded failed (default 2)")
     parser.add_argument("--trial-timeout", type=float, metavar="SECONDS",
-                        help="a trial running longer is stopped and recorded failed (default: no limit)")
+                        help="a trial running longer is stopped and recorded failed; with --pack, the limit of "
+                             "a whole pack (default: no limit)")
     parser.add_argument("--enqueue", action="append", metavar="FILE.hyp",
                         help="a concrete program of the space to evaluate first, its result told to the "
                              "algorithm (repeatable; a warm start)")
@@ -55,13 +57,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tell the algorithm every finished trial of the experiment in DIR whose program "
                              "fits this space (matched by decision name), without running them again")
     parser.add_argument("--pack", type=int, metavar="K",
-                        help="inline executor: train up to K proposals at once as one batched population (same "
+                        help="train up to K proposals at once as one batched population (same "
                              "layers and tensor shapes, data and batch size; each member keeps its own learning "
-                             "rate, optimizer settings, dropout, seed and batch order). Programs with batch norm "
+                             "rate, optimizer settings, dropout, seed and batch order and gets its own journal "
+                             "line). On Ray one Tune trial runs one pack: --cpus-per-trial / --gpus-per-trial "
+                             "are then per pack, and --scheduler asha stops members alone. Programs with batch norm "
                              "(running statistics), mixtures of experts, augmentation, gradient accumulation, "
                              "streamed data, imported Python files or a Python objective are trained alone (default 1)")
     parser.add_argument("--repeats", type=int, metavar="R",
-                        help="inline executor: train every program with R seeds (train.seed, +1, ...), packed; "
+                        help="train every program with R seeds (train.seed, +1, ...), packed; "
                              "its value is the mean, the journal keeps each seed's value and the std (default 1)")
     parser.add_argument("--algo-opt", action="append", default=[], metavar="KEY=VALUE", help="algorithm option (repeatable)")
     parser.add_argument("--dashboard", action="store_true", default=None, help="start Ray's dashboard (local Ray only)")

@@ -87,16 +87,11 @@ def _run(path_or_space: Any, resume: Optional[str], command: Optional[Sequence[s
         coord.enqueue(enqueued)
     remove_stale_weights(exp.weights)
     try:
-        if settings.executor == "inline" and (settings.pack > 1 or settings.repeats > 1):
-            from .executor_inline import default_device
-            from .packed.loop import run_packed
-            run_packed(coord, settings.pack, repeats=settings.repeats,
-                       device=default_device(settings.gpus_per_trial, settings.device),
-                       base_dir=os.path.dirname(exp.space_file()), threads=max(1, int(settings.cpus_per_trial)))
-        elif settings.executor == "inline":
+        if settings.executor == "inline":
             from .executor_inline import default_device, run_inline
             run_inline(coord, device=default_device(settings.gpus_per_trial, settings.device), base_dir=os.path.dirname(exp.space_file()),
-                       threads=max(1, int(settings.cpus_per_trial)), trial_timeout=settings.trial_timeout)
+                       threads=max(1, int(settings.cpus_per_trial)), trial_timeout=settings.trial_timeout,
+                       pack=settings.pack, repeats=settings.repeats)
         else:
             from .executor_ray import run_ray
             run_ray(coord, settings)

@@ -212,6 +212,13 @@ def run_ray(coord: Coordinator, settings: RunSettings, experiment_name: str = "t
         storage = settings.storage or coord.exp.ray
         trainable = tune.with_parameters(_trainable, timeout=settings.trial_timeout) if settings.trial_timeout \
             else _trainable
+        if settings.pack > 1 or settings.repeats > 1:  # a Tune trial per pack (runner/packed/tune_pack.py)
+            import logging
+            logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
+            from .packed.tune_pack import run_packs
+            run_packs(tune, coord, settings, _fit, dict(resources=resources, storage=storage,
+                                                        experiment_name=experiment_name, max_concurrent=max_concurrent))
+            return
         if settings.scheduler == "pbt":  # one population; PBT takes no searcher (see tune_pbt)
             from .tune_pbt import run_pbt
             run_pbt(tune, coord, settings, resources, storage, experiment_name, max_concurrent,
@@ -238,11 +245,13 @@ CHUNK = 500  # trials per Tune fit
 
 
 def _fit(tune: Any, trainable: Any, resources: Dict[str, float], coord: Coordinator, settings: RunSettings,
-         scheduler: Any, storage: str, experiment_name: str, samples: int, max_concurrent: int) -> None:
+         scheduler: Any, storage: str, experiment_name: str, samples: int, max_concurrent: int,
+         searcher: Any = None) -> None:
     from .tune_searcher import HypSearcher, SilentReporter, TrialTracker
 
-    trials: Dict[str, Any] = {}
-    searcher = HypSearcher(coord, trials, threads=max(1, int(settings.cpus_per_trial)))
+    if searcher is None:
+        searcher = HypSearcher(coord, {}, threads=max(1, int(settings.cpus_per_trial)))
+    trials = searcher.trials
     tuner = tune.Tuner(
         tune.with_resources(trainable, resources),
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=samples,
@@ -328,6 +337,9 @@ def _token_auth_for_cluster() -> None:
 
 
 def _trial_name(trial: Any) -> str:
+    pack = trial.config.get("hyp_pack")
+    if pack:  # named by its members' first and last ids
+        return f"pack_{pack[0]['id']}-{pack[-1]['id']}_{trial.trial_id}"
     return f"trial_{trial.config.get('hyp_id')}_{trial.trial_id}"
 
 

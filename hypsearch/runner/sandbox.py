@@ -8,6 +8,10 @@ survives: a dead worker is reported with its exit code or signal, a trial past i
 killed with its worker, and the next trial gets a fresh worker. A live worker is reused, which
 keeps the cost per trial at a pipe round trip instead of a process start (about 1 s with imports).
 
+Packs (`--pack`, `--repeats`) run the same way: `run_pack` hands a worker several trials, it trains
+them with `packed.loop.evaluate_pack` and sends each finished record back as it is done; a pack
+whose worker dies ends its unfinished trials with the reason, as a single trial's.
+
 Workers are forked from a forkserver that has already imported the runner, so a restart after a
 crash costs tens of milliseconds. The trained model stays in the worker; the driver asks for it
 (`save_model`) only when the trial is the new best, so other models never touch the disk.
@@ -22,7 +26,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence
 
 from hypsearch.search.trial import Status, Trial
 
@@ -149,6 +153,55 @@ class Sandbox:
             _, record, fatal, has_model = message
             return Outcome(Trial.from_json(record), fatal=fatal, has_model=has_model)
 
+    def run_pack(self, trials: Sequence[Trial], filename: Optional[str], device: str = "cpu",
+                 base_dir: Optional[str] = None, threads: int = 1, repeats: int = 1,
+                 weights: Optional[str] = None) -> Iterator[Outcome]:
+        """Train trials as packs in the worker (`packed.loop.evaluate_pack`); an outcome per trial as
+        each finishes (`has_model`: its weights are in WEIGHTS/ID.pt, `weights` given). When the
+        worker dies (or the pack outlives the timeout, which then bounds the whole pack) the trials
+        not finished yet end failed with the reason, `died` as for `run`."""
+        started = time.time()
+        try:
+            self._ensure()
+        except RuntimeError as e:
+            for t in trials:
+                yield Outcome(self._ended(t, started, str(e)), died=True)
+            return
+        deadline = None if not self.timeout else time.monotonic() + self.timeout
+        left = {t.id: t for t in trials}
+        self._conn.send(("pack", [t.to_json() for t in trials], filename, device, base_dir, threads, repeats, weights))
+        while True:  # until the worker says the pack is over (its last message), or dies
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                ready = self._conn.poll(wait)
+            except (EOFError, OSError):
+                ready = True
+            if not ready:
+                self._kill()
+                for t in left.values():
+                    yield Outcome(self._ended(t, started, f"timed out: its pack ran past {self.timeout:g} s "
+                                                          "(--trial-timeout); the pack's worker was killed"))
+                return
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                code = self._reap()
+                if not left:  # it died after its last member: the next pack gets a fresh one
+                    return
+                for t in left.values():
+                    yield Outcome(self._ended(t, started, f"the pack's worker died ({describe_exit(code)})"),
+                                  died=True)
+                return
+            if message[0] == "member":
+                _, record, fatal, has_model = message
+                finished = Trial.from_json(record)
+                if left.pop(finished.id, None) is not None:
+                    yield Outcome(finished, fatal=fatal, has_model=has_model)
+            elif message[0] == "packed":
+                break
+        for t in left.values():  # not reported by a worker that finished the pack: never silently lost
+            yield Outcome(self._ended(t, started, "the pack ended without a result for this trial"))
+
     def save_model(self, path: str, program_text: str, hyp_file: Optional[str]) -> bool:
         """Save the last trial's model at `path` (False when the worker no longer holds one)."""
         if self._proc is None or not self._proc.is_alive():
@@ -220,6 +273,10 @@ def _serve(conn: Any) -> None:
                 save_weights(path, model, text, hyp_file)
             conn.send(ok)
             continue
+        if message[0] == "pack":
+            model = None
+            _serve_pack(conn, message)
+            continue
         _, record, text, filename, device, base_dir, threads = message
         trial = Trial.from_json(record)
         model = None
@@ -244,3 +301,46 @@ def _serve(conn: Any) -> None:
                 started=started, finished=time.time()), None, False
         conn.send(("done", finished.to_json(), fatal, model is not None))
 
+
+
+def _serve_pack(conn: Any, message: Any) -> None:
+    """Train one pack in the worker, sending each trial's record as it finishes (its weights, when
+    it has a model, saved first as WEIGHTS/ID.pt: the driver keeps the best's, removes the others)."""
+    import os
+
+    from .packed.loop import evaluate_pack
+    from .worker import rebuild, save_weights
+
+    _, records, filename, device, base_dir, threads, repeats, weights = message
+    if device == "cpu":
+        import torch
+        torch.set_num_threads(max(1, int(threads)))
+    trials, programs = [], []
+    for record in records:
+        trial = Trial.from_json(record)
+        started = time.time()
+        try:
+            programs.append(rebuild(trial.program, filename))
+            trials.append(trial)
+        except Exception as e:  # a program text that does not parse back: invalid, not retried
+            conn.send(("member", dataclasses.replace(trial, status=Status.INVALID, error=f"{type(e).__name__}: {e}",
+                                                     started=started, finished=time.time()).to_json(), False, False))
+    done = set()
+    started = time.time()
+    try:
+        for finished, model, fatal in evaluate_pack(trials, programs, repeats=repeats, device=device,
+                                                    base_dir=base_dir, threads=threads):
+            done.add(finished.id)
+            saved = model is not None and weights is not None and finished.status.has_value
+            if saved:
+                os.makedirs(weights, exist_ok=True)
+                save_weights(os.path.join(weights, f"{finished.id}.pt"), model, finished.program, filename)
+            conn.send(("member", finished.to_json(), fatal, saved))
+    except BaseException as e:  # SystemExit, KeyboardInterrupt, BaseException from a member's own code
+        detail = f": {e}" if str(e) else ""
+        for trial in trials:
+            if trial.id not in done:
+                conn.send(("member", dataclasses.replace(
+                    trial, status=Status.FAILED, error=f"its pack raised {type(e).__name__}{detail}",
+                    started=started, finished=time.time()).to_json(), False, False))
+    conn.send(("packed",))

@@ -145,9 +145,12 @@ def _validate(s: RunSettings) -> None:
     _number(s.pack, "--pack", 1, 4096, integer=True)
     _number(s.repeats, "--repeats", 1, 100, integer=True)
     s.pack, s.repeats = int(s.pack), int(s.repeats)
-    if (s.pack > 1 or s.repeats > 1) and s.executor != "inline":
-        raise HypError("--pack and --repeats train populations in one process: use them with --executor inline "
-                       "(a Ray trial per pack is not available yet)")
+    if (s.pack > 1 or s.repeats > 1) and s.scheduler == "pbt":
+        raise HypError("--scheduler pbt exploits and perturbs whole trials between epochs: it does not take "
+                       "--pack or --repeats (use --scheduler fifo or asha with them)")
+    if (s.pack > 1 or s.repeats > 1) and s.scheduler == "asha" and s.trial_timeout is not None:
+        raise HypError("--scheduler asha with --pack stops members inside their pack's Ray worker, and "
+                       "--trial-timeout runs a pack in a separate process: use one of them")
     check_algo_options(s.algo, s.algo_options)
     if isinstance(s.log, str):
         s.log = [s.log]

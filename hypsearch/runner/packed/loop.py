@@ -1,7 +1,8 @@
-"""The packed search loop (`--pack K`, `--repeats R`): several proposals at a time, trained as populations.
+"""Evaluating a pack (`--pack K`, `--repeats R`): several proposals at a time, trained as populations.
 
-`run_packed(coord, pack, repeats)` asks the coordinator for up to pack / repeats trials, makes one
-member per trial and seed (seeds train.seed, train.seed + 1, ...), groups the members whose
+`evaluate_pack(trials, programs, repeats)` (run by the inline executor's sandbox worker and by the
+Ray executor's pack trainable, each pack holding up to pack / repeats trials) makes one member per
+trial and seed (seeds train.seed, train.seed + 1, ...), groups the members whose
 programs share a parameter structure (`grouping.pack_key`), splits each group to fit the memory
 estimate, and trains each part with `train_population`; a part that runs out of memory anyway is
 halved and trained again. Each trial is completed with its own journal line as soon as all its
@@ -17,7 +18,7 @@ import dataclasses
 import logging
 import math
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -39,33 +40,20 @@ class _Unit:
     history: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
     error: Optional[str] = None
     done: bool = False
+    stopped: bool = False
+    epochs: int = 1  # the recipe's
 
 
-def run_packed(coord: Any, pack: int, repeats: int = 1, device: str = "cpu", base_dir: Optional[str] = None,
-               threads: int = 1, memory_budget: Optional[int] = None) -> None:
-    """Run the coordinator's trials in packs until it has none left (the inline executor's loop)."""
-    import torch
-
-    if device == "cpu":
-        torch.set_num_threads(max(1, int(threads)))
-    per_pack = max(1, int(pack) // max(1, int(repeats)))
-    while True:
-        trials = coord.next_trials(per_pack)
-        if not trials:
-            return
-        programs = [coord.program(t) for t in trials]
-        for finished, model, fatal in evaluate_pack(trials, programs, repeats=repeats, device=device,
-                                                    base_dir=base_dir, threads=threads, memory_budget=memory_budget):
-            if coord.complete(finished, fatal) and model is not None and coord.exp is not None:
-                from ..worker import save_weights
-                save_weights(coord.exp.best_pt, model, finished.program, coord.space_file)
+Stopper = Callable[[int, Dict[int, float]], Iterable[int]]
 
 
 def evaluate_pack(trials: Sequence[Trial], programs: Sequence[Any], repeats: int = 1, device: str = "cpu",
-                  base_dir: Optional[str] = None, threads: int = 1, memory_budget: Optional[int] = None
-                  ) -> Iterator[Tuple[Trial, Any, bool]]:
+                  base_dir: Optional[str] = None, threads: int = 1, memory_budget: Optional[int] = None,
+                  stopper: Optional[Stopper] = None) -> Iterator[Tuple[Trial, Any, bool]]:
     """(finished trial, its trained model or None, whether its error concerns every trial) for each
-    trial, as each is done: packed where the programs allow it, alone otherwise."""
+    trial, as each is done: packed where the programs allow it, alone otherwise. `stopper(epoch,
+    {trial id: objective value})`, asked after every epoch, names the trials to stop there (an
+    early-stopping scheduler's rule, per member): they end STOPPED with the budget they used."""
     repeats = max(1, int(repeats))
     started = time.time()
     units: List[_Unit] = []
@@ -86,7 +74,7 @@ def evaluate_pack(trials: Sequence[Trial], programs: Sequence[Any], repeats: int
         context[slot] = prepared
         key = (grouping.pack_key(program, device), prepared[2])
         for seed, model in built:
-            units.append(_Unit(slot, seed, model))
+            units.append(_Unit(slot, seed, model, epochs=int(recipe.epochs)))
             keys.append(key)
     groups = grouping.group(list(zip(units, keys)))
     for indices in groups:
@@ -96,20 +84,21 @@ def evaluate_pack(trials: Sequence[Trial], programs: Sequence[Any], repeats: int
                 units[i].done = True
     pending = {slot for slot in range(len(programs)) if slot not in alone}
     for slot in sorted(alone):
-        for out in _run_alone(trials[slot], programs[slot], repeats, device, base_dir, threads):
+        for out in _run_alone(trials[slot], programs[slot], repeats, device, base_dir, threads, stopper):
             yield out
     for indices in groups:
         members = [units[i] for i in indices if not units[i].done]
         if not members:
             continue
-        failed_slots = _train_group(members, programs, context, device, memory_budget)
+        failed_slots = _train_group(members, programs, context, device, memory_budget,
+                                    _member_hook(stopper, trials, context) if stopper is not None else None)
         for slot in sorted({u.slot for u in members}):
             if slot not in pending:
                 continue
             mine = [u for u in units if u.slot == slot]
             if slot in failed_slots:  # the population could not train it: as it would run unpacked
                 pending.discard(slot)
-                yield from _run_alone(trials[slot], programs[slot], repeats, device, base_dir, threads)
+                yield from _run_alone(trials[slot], programs[slot], repeats, device, base_dir, threads, stopper)
             elif all(u.done for u in mine):
                 pending.discard(slot)
                 yield _finish(trials[slot], mine, context[slot], started)
@@ -177,8 +166,24 @@ def _build(program: Any, dataset: Any, seeds: Sequence[int]) -> Optional[List[Tu
     return out
 
 
+def _member_hook(stopper: Stopper, trials: Sequence[Trial], context: Dict[int, Any]):
+    """`train_population`'s on_epoch for a part: each trial's objective (the mean over its seeds in
+    the part) goes to the stopper, and the members of the trials it stops are named."""
+
+    def hook(part: List[_Unit]):
+        def on_epoch(epoch: int, reported: Dict[int, Dict[str, Any]]) -> List[int]:
+            by_slot: Dict[int, List[float]] = {}
+            for i, metrics in reported.items():
+                slot = part[i].slot
+                by_slot.setdefault(slot, []).append(float(metrics[context[slot][1].metric]))
+            stop = set(stopper(epoch, {trials[s].id: float(np.mean(v)) for s, v in by_slot.items()}))
+            return [i for i, u in enumerate(part) if trials[u.slot].id in stop]
+        return on_epoch
+    return hook
+
+
 def _train_group(members: List[_Unit], programs: Sequence[Any], context: Dict[int, Any], device: str,
-                 budget: Optional[int]) -> set:
+                 budget: Optional[int], hook=None) -> set:
     """Train members of one group in parts that fit; the slots that must run alone instead."""
     from .population import Member, PopulationTooLarge, train_population
 
@@ -199,7 +204,8 @@ def _train_group(members: List[_Unit], programs: Sequence[Any], context: Dict[in
             obj = context[u.slot][1]
             population.append(Member(u.model, grouping.recipe_of(program), u.seed, (obj.metric, obj.mode)))
         try:
-            results, layout = train_population(population, dataset, device=device, task_input=task_input)
+            results, layout = train_population(population, dataset, device=device, task_input=task_input,
+                                               on_epoch=hook(part) if hook is not None else None)
         except PopulationTooLarge as e:
             if len(part) == 1:
                 failed.add(part[0].slot)
@@ -213,7 +219,7 @@ def _train_group(members: List[_Unit], programs: Sequence[Any], context: Dict[in
             failed.update(u.slot for u in part)
             continue
         for i, (u, r) in enumerate(zip(part, results)):
-            u.history, u.error, u.done = r.history, r.error, True
+            u.history, u.error, u.done, u.stopped = r.history, r.error, True, r.stopped
             _load(u.model, layout.member_state(i))
     return failed
 
@@ -251,6 +257,10 @@ def _finish(trial: Trial, units: List[_Unit], context: Tuple[Any, Any, Any], sta
     else:
         history = _mean_history([units[i].history for i in ok])
         value = float(np.mean([values[i] for i in ok]))
+    if any(u.stopped for u in units):  # a scheduler stopped it: the budget it used, as a stopped unpacked trial
+        epochs = max(1, units[0].epochs)
+        return dataclasses.replace(trial, status=Status.STOPPED, value=value, metrics=history,
+                                   budget=min(len(history) / epochs, 1.0), **fields), model, False
     return dataclasses.replace(trial, status=Status.OK, value=value, metrics=history, budget=1.0,
                                **fields), model, False
 
@@ -271,13 +281,31 @@ def _mean_history(histories: List[List[Dict[str, Any]]]) -> List[Dict[str, Any]]
     return out
 
 
+def _stop_rule(stopper: Optional[Stopper], tid: int):
+    """run_trial's (report, should_stop) asking the stopper after each epoch, or (None, None)."""
+    if stopper is None:
+        return None, None
+    from ..trial import OBJECTIVE_KEY
+
+    state = {"stop": False}
+
+    def report(metrics: Dict[str, Any]) -> None:
+        value = metrics.get(OBJECTIVE_KEY)
+        if metrics.get("epoch") is not None and value is not None:
+            state["stop"] = tid in set(stopper(int(metrics["epoch"]), {tid: float(value)}))
+
+    return report, lambda: state["stop"]
+
+
 def _run_alone(trial: Trial, program: Any, repeats: int, device: str, base_dir: Optional[str],
-               threads: int) -> Iterator[Tuple[Trial, Any, bool]]:
+               threads: int, stopper: Optional[Stopper] = None) -> Iterator[Tuple[Trial, Any, bool]]:
     """The trial as the inline executor runs it; with repeats, once per seed and the mean."""
     from ..worker import run_trial
 
     if repeats == 1:
-        yield run_trial(trial, program, device=device, base_dir=base_dir, threads=threads)
+        report, should_stop = _stop_rule(stopper, trial.id)
+        yield run_trial(trial, program, device=device, base_dir=base_dir, threads=threads, report=report,
+                        should_stop=should_stop)
         return
     recipe = grouping.recipe_of(program)
     seeds = [int(recipe.seed) + j for j in range(repeats)]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -52,18 +52,25 @@ class MemberResult:
 
     history: List[Metrics] = field(default_factory=list)
     error: Optional[str] = None
+    stopped: bool = False  # ended early by the caller's `on_epoch` (a scheduler's rule), not failed
 
 
 class PopulationTooLarge(Exception):
     """The population ran out of memory: the caller splits it and tries again."""
 
 
+EpochHook = Callable[[int, Dict[int, Metrics]], Iterable[int]]
+
+
 def train_population(members: Sequence[Member], dataset: Dataset, *, device: Any = "cpu",
-                     task_input: bool = False, layout: str = "auto") -> Tuple[List[MemberResult], Layout]:
+                     task_input: bool = False, layout: str = "auto",
+                     on_epoch: Optional[EpochHook] = None) -> Tuple[List[MemberResult], Layout]:
     """Train every member for its recipe's epochs; their results, in order, and the trained layout
-    (`layout.member_state(i)` is member i's parameters). Raises `PopulationTooLarge` on out of memory."""
+    (`layout.member_state(i)` is member i's parameters). `on_epoch(epoch, {i: metrics})` sees each
+    epoch's metrics of the members that completed it and names members to stop there (their
+    updates are masked from then on, as a failed member's). Raises `PopulationTooLarge` on out of memory."""
     try:
-        return _train(members, dataset, torch.device(device), task_input, layout)
+        return _train(members, dataset, torch.device(device), task_input, layout, on_epoch)
     except (RuntimeError, MemoryError) as e:
         if _is_oom(e):
             if torch.device(device).type == "cuda":
@@ -73,7 +80,7 @@ def train_population(members: Sequence[Member], dataset: Dataset, *, device: Any
 
 
 def _train(members: Sequence[Member], dataset: Dataset, dev: torch.device, task_input: bool,
-           prefer: str) -> Tuple[List[MemberResult], Layout]:
+           prefer: str, on_epoch: Optional[EpochHook] = None) -> Tuple[List[MemberResult], Layout]:
     k = len(members)
     recipes = [m.recipe for m in members]
     b = int(recipes[0].batch_size)
@@ -133,6 +140,7 @@ def _train(members: Sequence[Member], dataset: Dataset, dev: torch.device, task_
         val_out = _validation_outputs(pop, xv, tv if task_input else None)
         train_loss = [v / seen for v in loss_sum.tolist()]  # as fit: float32 sums, then / seen
         train_acc = (correct.double() / seen).tolist() if dataset.classification else None
+        reported: Dict[int, Metrics] = {}
         for i, member in enumerate(members):
             if not running[i]:
                 continue
@@ -147,10 +155,16 @@ def _train(members: Sequence[Member], dataset: Dataset, dev: torch.device, task_
                 running[i] = False
                 continue
             results[i].history.append(metrics)
+            reported[i] = metrics
             best[i], stale[i] = patience_step(metrics, member.monitor, best[i], stale[i])
             patience = recipes[i].patience
             if epoch >= epochs[i] or (patience is not None and stale[i] >= patience):
                 running[i] = False
+        if on_epoch is not None and reported:
+            for i in on_epoch(epoch, reported):
+                if running[i]:  # a member past its epochs or patience finished: not stopped
+                    running[i] = False
+                    results[i].stopped = True
     return results, pop
 
 
