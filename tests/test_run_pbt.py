@@ -6,6 +6,7 @@ import os
 import pytest
 
 import hypsearch
+from hypsearch.cli import main
 
 SPACE = """
 data = iris()
@@ -16,7 +17,7 @@ objective = maximize("val_accuracy")
 """
 
 
-def test_pbt_trains_a_population_perturbing_recipe_values_from_checkpoints(ray_local, tmp_path):
+def test_pbt_trains_a_population_perturbing_recipe_values_from_checkpoints(ray_local, tmp_path, capsys):
     path = tmp_path / "s.hyp"
     path.write_text(SPACE)
     exp = hypsearch.run(str(path), executor="ray", scheduler="pbt", algo="random", trials=2, seed=0,
@@ -30,9 +31,36 @@ def test_pbt_trains_a_population_perturbing_recipe_values_from_checkpoints(ray_l
         train = hypsearch.loads(text, filename=str(tmp_path / "exp" / "space" / "s.hyp")).sample().train
         return (train.optimizer.lr, train.label_smoothing)
 
-    proposed = {r["id"]: r["program"] for r in map(json.loads, open(tmp_path / "exp" / "trials.jsonl"))
-                if r.get("status") == "pending"}
+    lines = [json.loads(line) for line in open(tmp_path / "exp" / "trials.jsonl")]
+    proposed = {r["id"]: r["program"] for r in lines if r.get("status") == "pending"}
+    finished = {r["id"]: r for r in lines if r.get("status") != "pending"}
     assert any(recipe(t.program) != recipe(proposed[t.id]) for t in exp.trials), "no member was perturbed"
+
+    # Each member's record is the program that reached its value: the recipe of its last exploit,
+    # with the history of exploits (after which epoch, from which member, the values) kept.
+    ids = {t.id for t in exp.trials}
+    changed = [t for t in exp.trials if t.metrics[-1].get("pbt")]
+    assert changed, "no exploit was journaled"
+    for t in changed:
+        history = t.metrics[-1]["pbt"]
+        assert all(c["from"] in ids - {t.id} and c["after_epoch"] in (1, 2, 3) for c in history)
+        last = history[-1]["recipe"]
+        assert recipe(t.program) == (last["train.optimizer.lr"], last["train.label_smoothing"])
+        assert finished[t.id]["program"] == t.program and finished[t.id]["metrics"][-1]["pbt"] == history
+        assert t.choices["train.optimizer.lr"] == last["train.optimizer.lr"]
+    for t in exp.trials:
+        if not t.metrics[-1].get("pbt"):
+            assert recipe(t.program) == recipe(proposed[t.id])  # never exploited: as it started
+    best = exp.best
+    best_hyp = hypsearch.loads((tmp_path / "exp" / "best.hyp").read_text(), filename=str(tmp_path / "exp" / "best.hyp"))
+    assert best_hyp.size == 1
+    assert (best_hyp.sample().train.optimizer.lr, best_hyp.sample().train.label_smoothing) == recipe(best.program)
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "exp")]) == 0
+    shown = capsys.readouterr().out
+    assert best.program.rstrip() in shown
+    for change in best.metrics[-1].get("pbt") or []:
+        assert f"pbt: after epoch {change['after_epoch']}, continued from trial {change['from']}" in shown
     # The per-epoch checkpoints PBT restored exploited members from are Tune checkpoints.
     found = [d for _, dirs, _ in os.walk(tmp_path / "exp") for d in dirs if d.startswith("checkpoint_")]
     assert found

@@ -84,8 +84,21 @@ def main(args: argparse.Namespace) -> int:
         builtin = describe_builtin(last_metrics(best))
         if builtin:  # measured once per trained trial (hypsearch/runner/measure.py)
             print(f"built: {builtin}")
+        for change in last_metrics(best).get("pbt") or []:  # --scheduler pbt: the program is its last change's
+            print(f"pbt: {_pbt_change(change)}")
         print(best.program.rstrip())
         matrix = last_metrics(best).get("accuracy_matrix")
         if matrix:  # a multi-task classification set: how the best trial did on each task, in turn
             print("\n" + accuracy_table(matrix))
     return 0
+
+
+def _pbt_change(change: dict) -> str:
+    """`after epoch 2, continued from trial 1 with train.optimizer.lr 0.0188 -> 0.018`."""
+    moved = ", ".join(f"{k} {_g(a)} -> {_g(b)}" for k, (a, b) in (change.get("changed") or {}).items())
+    return (f"after epoch {change.get('after_epoch')}, continued from trial {change.get('from')}"
+            + (f" with {moved}" if moved else " (same recipe values)"))
+
+
+def _g(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)

@@ -11,7 +11,10 @@ values (the space's numeric `train.*` decisions: lr, weight decay, label smoothi
 beside the program text in `hyp_recipe`; PBT exploits (a trial takes over a better one's
 checkpoint and config) and perturbs them between epochs; the trainable applies them to the
 program before training. Architecture decisions stay fixed: weights of another shape cannot be
-taken over. Each population member is journaled as its own trial, with the program it ended with.
+taken over. Each population member is journaled as its own trial, with the program it ended with
+(the recipe values of the last exploit / perturbation: the ones that reached the reported value),
+so best.hyp, `show` and the journal name that program; its last epoch's metrics keep the history
+of the changes under "pbt" (after which epoch, taken over from which trial, the values set).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from ray.tune import Callback
+from ray.tune.schedulers import PopulationBasedTraining
 
 from hypsearch.dsl.errors import HypError
 from hypsearch.search.trial import Trial
@@ -135,8 +139,6 @@ def pbt_trainable(config: Dict[str, Any]) -> None:
 def run_pbt(tune: Any, coord: Any, settings: Any, resources: Dict[str, float], storage: str,
             experiment_name: str, max_concurrent: int, max_epochs: int) -> None:
     """Train one population of `settings.trials` members (at most the budget left) under PBT."""
-    from ray.tune.schedulers import PopulationBasedTraining
-
     from .tune_searcher import OBJECTIVE_KEY, SilentReporter
 
     domains = mutations(coord.space)
@@ -157,13 +159,13 @@ def run_pbt(tune: Any, coord: Any, settings: Any, resources: Dict[str, float], s
     if not members:
         return
     interval = max(1, max_epochs // 4)  # a few exploit / explore rounds per run
-    scheduler = PopulationBasedTraining(time_attr="training_iteration", metric=OBJECTIVE_KEY, mode=coord.mode,
+    tracker = PopulationTracker(coord, specs)
+    scheduler = RecordingPBT(tracker, time_attr="training_iteration", metric=OBJECTIVE_KEY, mode=coord.mode,
                                         perturbation_interval=interval, hyperparam_mutations={"hyp": {"hyp_recipe": domains}},
                                         quantile_fraction=0.5 if len(members) < 4 else 0.25,
                                         # Synchronous: every member reaches the perturbation epoch before
                                         # any exploits, so short epochs cannot race past it.
                                         synch=True)
-    tracker = PopulationTracker(coord, specs)
     tuner = tune.Tuner(
         tune.with_resources(pbt_trainable, resources),
         param_space={"hyp": tune.grid_search(members)},
@@ -183,6 +185,33 @@ def run_pbt(tune: Any, coord: Any, settings: Any, resources: Dict[str, float], s
         tracker.finish(spec, None, True, None, "the population-based run ended before this member finished")
 
 
+class RecordingPBT(PopulationBasedTraining):
+    """Ray Tune's PBT, telling the tracker of each exploit: which trial took over which one's
+    checkpoint, after which epoch, and the recipe values it continues with."""
+
+    def __init__(self, tracker: "PopulationTracker", **options: Any) -> None:
+        super().__init__(**options)
+        self._tracker = tracker
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: Dict[str, Any]) -> str:
+        # No exploit after a member's last epoch: no epoch would train with the values it sets,
+        # and the member would report the donor's result as its own.
+        epochs = trial.config["hyp"].get("hyp_epochs")
+        if result.get("hyp_done") or (epochs and (result.get("epoch") or 0) >= epochs):
+            return PopulationBasedTraining.CONTINUE
+        return super().on_trial_result(tune_controller, trial, result)
+
+    def _exploit(self, tune_controller: Any, trial: Any, trial_to_clone: Any) -> None:
+        # The one place PBT changes a trial's config (Ray has no public hook for it); the
+        # trainable applies the new config when the trial resumes from the donor's checkpoint.
+        before = dict(trial.config["hyp"].get("hyp_recipe") or {})
+        donor_result = self._trial_state[trial_to_clone].last_result or {}
+        super()._exploit(tune_controller, trial, trial_to_clone)
+        epoch = donor_result.get("epoch", donor_result.get("training_iteration"))
+        self._tracker.exploited(trial.trial_id, trial_to_clone.trial_id, epoch, before,
+                                dict(trial.config["hyp"].get("hyp_recipe") or {}))
+
+
 def _trial_name(trial: Any) -> str:
     return f"pbt_{trial.config['hyp']['hyp_id']}_{trial.trial_id}"  # not the config: it holds the program
 
@@ -195,9 +224,19 @@ class PopulationTracker(Callback):
         self.specs = dict(specs)
         self.owner: Dict[str, int] = {}  # Tune trial id -> the member it started as
         self.history: Dict[str, List[Dict[str, Any]]] = {}
+        self.changes: Dict[str, List[Dict[str, Any]]] = {}  # Tune trial id -> its exploits, in order
 
     def __getstate__(self) -> Dict[str, Any]:
-        return {"coord": None, "specs": {}, "owner": {}, "history": {}}  # pickled into tuner.pkl only
+        return {"coord": None, "specs": {}, "owner": {}, "history": {}, "changes": {}}  # pickled into tuner.pkl only
+
+    def exploited(self, trial_id: str, donor_id: str, epoch: Any, before: Dict[str, Any],
+                  after: Dict[str, Any]) -> None:
+        """PBT made the Tune trial `trial_id` continue from `donor_id`'s checkpoint of `epoch`."""
+        change: Dict[str, Any] = {"after_epoch": int(epoch) if isinstance(epoch, (int, float)) else None,
+                                  "from": self.owner.get(donor_id), "recipe": dict(after)}
+        moved = {k: v for k, v in after.items() if before.get(k) != v}
+        change["changed"] = {k: [before.get(k), v] for k, v in moved.items()}
+        self.changes.setdefault(trial_id, []).append(change)
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self.owner.setdefault(trial.trial_id, int(trial.config["hyp"]["hyp_id"]))
@@ -222,15 +261,15 @@ class PopulationTracker(Callback):
         final_program = apply_recipe(config["hyp_program"], config.get("hyp_file"), config.get("hyp_recipe") or {})
         folder = os.path.join(self.coord.exp.weights, "pbt", trial.trial_id)
         self.finish(spec, trial.last_result, error, self.history.pop(trial.trial_id, []), None,
-                    program=final_program, weights=folder)
+                    program=final_program, weights=folder, changes=self.changes.pop(trial.trial_id, []))
 
     def unfinished(self) -> List[Trial]:
         return list(self.specs.values())
 
     def finish(self, spec: Trial, result: Optional[Dict[str, Any]], error: bool,
                history: Optional[List[Dict[str, Any]]], error_text: Optional[str], program: Optional[str] = None,
-               weights: Optional[str] = None) -> None:
-        import dataclasses
+               weights: Optional[str] = None, changes: Optional[List[Dict[str, Any]]] = None) -> None:
+        """Journal a member: its last result, the program it ended with, its exploits."""
         import shutil
 
         from .tune_searcher import finished_from_result
@@ -239,7 +278,9 @@ class PopulationTracker(Callback):
         finished, fatal = finished_from_result(spec, result, error, history or [], error_text,
                                                self.coord.epochs(spec))
         if program is not None and program != spec.program:
-            finished = dataclasses.replace(finished, program=program)  # what it trained in the end
+            finished = self._ended_with(finished, program)
+        if changes:
+            finished = _with_changes(finished, changes)
         finished.finished = finished.finished or time.time()
         self.coord.complete(finished, fatal)
         if weights and os.path.isdir(weights):
@@ -247,3 +288,34 @@ class PopulationTracker(Callback):
             if files and self.coord.best is not None and self.coord.best.id == spec.id:
                 os.replace(os.path.join(weights, files[0]), self.coord.exp.best_pt)
             shutil.rmtree(weights, ignore_errors=True)
+
+    def _ended_with(self, finished: Trial, text: str) -> Trial:
+        """The record of the program the member trained in the end: its text, choices and encoding."""
+        import dataclasses
+        import json
+
+        from .worker import rebuild
+
+        final = rebuild(text, self.coord.space_file)
+        try:
+            assignment = self.coord.space.assignment_of(final)
+            choices = json.loads(json.dumps(self.coord.space.decode(assignment), default=str))  # as journaled
+            assignment = json.loads(json.dumps(assignment, default=str))
+        except HypError:  # a perturbed value left its floatv range: the program, not a point of the space
+            assignment = dict(finished.assignment)
+            choices = {**finished.choices, **{k: final.sym_get(k) for k in finished.choices
+                                              if k.startswith("train.") and final.sym_get(k, default=None) is not None}}
+        # best.hyp and front/ are printed from the coordinator's program object of the trial:
+        # it becomes the final program (every top-level field, so a taken-over architecture too).
+        self.coord.program(finished).rebind({k: v for k, v in final.sym_init_args.items()},
+                                            raise_on_no_change=False, skip_notification=True)
+        return dataclasses.replace(finished, program=text, assignment=assignment, choices=choices)
+
+
+def _with_changes(finished: Trial, changes: List[Dict[str, Any]]) -> Trial:
+    """The record with PBT's exploits kept in its last epoch's metrics, under "pbt"."""
+    import dataclasses
+
+    metrics = [dict(m) for m in finished.metrics] or [{}]
+    metrics[-1]["pbt"] = [dict(c) for c in changes]
+    return dataclasses.replace(finished, metrics=metrics)
