@@ -22,7 +22,7 @@ from hypsearch.dsl.pyref import resolve
 from hypsearch.objective_value import objective_value
 from hypsearch.objective_vector import objective_vector, parse_directions
 from hypsearch.runner.coordinator import Coordinator, run_loop
-from hypsearch.runner.trial import objective_of
+from hypsearch.runner.trial import objective_of, objectives_of
 from hypsearch.search import Algorithm, Status, Trial, algorithm
 
 
@@ -84,7 +84,9 @@ def optimize(space: Any, fn: Optional[Callable[[Any], Any]] = None, *, algo: Opt
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise HypError(f"trials must be a positive integer, got {trials!r}")
     if fn is None:
-        fn, mode = _objective_of(space)
+        fn, mode, listed = _objective_of(space)
+        if listed is not None:  # `objective = [...]` of Python functions: their values in order
+            many, keys, mode = listed, None, listed[0]
     elif not callable(fn):
         raise HypError(f"fn must be a function of a program, got {type(fn).__name__}")
     try:
@@ -139,12 +141,24 @@ def _scored(fn: Callable[[Any], Any], trial: Trial, program: Any,
                                **fields), None, False
 
 
-def _objective_of(space: Any) -> Tuple[Callable[[Any], Any], str]:
-    """The Python objective of the space's programs and its direction."""
-    objective = objective_of(space.sample(seed=0))
+def _objective_of(space: Any) -> Tuple[Callable[[Any], Any], str, Optional[List[str]]]:
+    """The Python objective of the space's programs and its direction, and for a list of Python
+    objectives a function giving their values in order and their directions."""
+    program = space.sample(seed=0)
+    base_dir = os.path.dirname(os.path.abspath(space.path)) if getattr(space, "path", None) else None
+    if isinstance(program.objective, (list, tuple)):
+        listed = objectives_of(program)
+        if any(o.ref is None for o in listed) or getattr(program, "constraints", None):
+            raise HypError("optimize() without fn scores a list of Python objectives only; metrics and "
+                           "constraints need the runner (`hypsearch run`), or pass fn")
+        fns = [resolve(o.ref, base_dir) for o in listed]
+
+        def values(p: Any) -> tuple:
+            return tuple(objective_value(f(p), f)[0] for f in fns)
+        return values, listed[0].mode, [o.mode for o in listed]
+    objective = objective_of(program)
     if objective.ref is None:
         raise HypError("optimize() without fn needs a Python objective in the file, "
                        "objective = maximize(python(\"f.py:fn\")) or minimize(...); "
                        "training metrics need the runner (`hypsearch run`), or pass fn")
-    base_dir = os.path.dirname(os.path.abspath(space.path)) if getattr(space, "path", None) else None
-    return resolve(objective.ref, base_dir), objective.mode
+    return resolve(objective.ref, base_dir), objective.mode, None

@@ -338,3 +338,112 @@ def test_peak_memory_named_on_cpu_stops_the_run_with_the_reason(tmp_path):
     from hypsearch.dsl.errors import HypError
     with pytest.raises(HypError, match="`peak_memory_mb` is reported on CUDA devices only; this trial runs on cpu"):
         hypsearch.run(str(path), executor="inline", out=str(tmp_path / "exp"))
+
+
+COSTS = """\
+def score(program):
+    return {"value": -(program.lr - 0.5) ** 2, "cost": program.width}
+
+def size(program):
+    return program.width * 1.5
+
+def energy(program):
+    return {"value": program.target.layers[0].out * 1.5, "wires": program.target.layers[0].out}
+
+def words(program):
+    return "high"
+"""
+
+
+def _costs_space(tmp_path, text):
+    (tmp_path / "costs.py").write_text(COSTS)
+    path = tmp_path / "space.hyp"
+    path.write_text(text)
+    return str(path)
+
+
+def test_python_objectives_in_a_list_are_scored_without_training(tmp_path):
+    import hypsearch
+
+    space = _costs_space(tmp_path, """\
+lr = floatv(0.0, 1.0)
+width = intv(1, 9)
+objective = [maximize(python("costs.py:score")), minimize(python("costs.py:size"))]
+constraints = [at_most("cost", 6)]
+search = search(algo = "evolution", trials = 6, seed = 0)
+""")
+    exp = hypsearch.run(space, executor="inline", out=str(tmp_path / "exp"))
+    assert len(exp.trials) == 6 and all(t.status is Status.OK for t in exp.trials)
+    for t in exp.trials:
+        p = t.choices
+        assert t.values == pytest.approx([-(p["lr"] - 0.5) ** 2, p["width"] * 1.5])
+        assert t.constraints == [p["width"] - 6] and t.feasible is (p["width"] <= 6)
+        assert t.metrics == [{"score": t.values[0], "cost": p["width"], "size": t.values[1]}]
+    assert exp.best.feasible
+    # optimize() without fn reads the same list (without the constraint, which needs the runner).
+    with open(space, encoding="utf-8") as f:
+        text = f.read()
+    with open(space, "w", encoding="utf-8") as f:
+        f.write(text.replace('constraints = [at_most("cost", 6)]\n', ""))
+    res = hypsearch.optimize(space, trials=5)
+    assert res.directions == ["max", "min"] and res.front
+    assert all(t.values == pytest.approx([-(t.choices["lr"] - 0.5) ** 2, t.choices["width"] * 1.5]) for t in res.trials)
+
+
+def test_a_python_objective_beside_trained_metrics_and_one_beside_params(tmp_path):
+    import hypsearch
+
+    head = """\
+data = iris()
+target = sequential(linear(out = oneof(2, 4, 8)), relu(), linear(out = 3))
+train = train(epochs = 1)
+search = search(algo = "random", trials = 2, seed = 0)
+"""
+    trained = hypsearch.run(_costs_space(tmp_path, head + """\
+objective = [maximize("val_accuracy"), minimize(python("costs.py:energy"))]
+constraints = [at_most("wires", 4)]
+"""), executor="inline", out=str(tmp_path / "trained"))
+    for t in trained.trials:
+        out = t.choices["target.layers[0].out"]
+        last = t.metrics[-1]
+        assert t.values == [last["val_accuracy"], out * 1.5] and t.constraints == [out - 4.0]
+        assert last["epoch"] == 1 and last["energy"] == out * 1.5 and "latency_ms" in last
+    # With params beside it, the build measures all that is asked: nothing trains.
+    built = hypsearch.run(_costs_space(tmp_path, head + """\
+objective = [minimize(python("costs.py:energy")), minimize("params")]
+"""), executor="inline", out=str(tmp_path / "built"))
+    for t in built.trials:
+        out = t.choices["target.layers[0].out"]
+        assert t.status is Status.OK and t.values == [out * 1.5, 4 * out + out + 3 * out + 3]
+        assert "val_accuracy" not in t.metrics[-1] and "epoch" not in t.metrics[-1]
+
+
+def test_a_listed_python_objective_that_returns_no_number_fails_its_trial(tmp_path):
+    import hypsearch
+
+    space = _costs_space(tmp_path, """\
+lr = floatv(0.0, 1.0)
+width = intv(1, 9)
+objective = [maximize(python("costs.py:score")), minimize(python("costs.py:words"))]
+search = search(algo = "random", trials = 2, seed = 0)
+""")
+    exp = hypsearch.run(space, executor="inline", out=str(tmp_path / "exp"))
+    assert all(t.status is Status.FAILED for t in exp.trials)
+    assert "costs.py:words must return a number or a dict with a `value` entry, got 'high'" in exp.trials[0].error
+
+
+@pytest.mark.parametrize("ref, message", [
+    ('costs.py:nothere', "has no function `nothere`"),
+    ('missing.py:score', "no such file"),
+])
+def test_check_locates_a_bad_python_objective_in_a_list(tmp_path, capsys, ref, message):
+    from hypsearch.cli import main as cli
+
+    line = f'objective = [maximize(python("costs.py:score")), minimize(python("{ref}"))]'
+    space = _costs_space(tmp_path, f"lr = floatv(0.0, 1.0)\nwidth = intv(1, 9)\n{line}\n")
+    assert cli(["check", space]) == 2
+    err = capsys.readouterr().err
+    assert f"space.hyp:3:{line.index(ref) :d}:" in err and message in err, err  # at the reference's quote
+    single = _costs_space(tmp_path, f'lr = floatv(0.0, 1.0)\nobjective = maximize(python("{ref}"))\n')
+    assert cli(["check", single]) == 2
+    assert "space.hyp:2:29" in capsys.readouterr().err

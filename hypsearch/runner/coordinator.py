@@ -22,6 +22,7 @@ from hypsearch.search.trial import Status, Trial
 
 from .experiment import ExperimentDir, best_of
 from .journal import Journal, JournalContents
+from .objectives import trains
 from .progress import Progress
 from .state import Checkpoint, StateStore, write_text_atomic
 
@@ -60,9 +61,8 @@ def objective_of(program: Any, base_dir: Optional[str] = None) -> tuple:
 
 
 def epochs_of(program: Any) -> Optional[int]:
-    """Epochs a program trains for, or None when a Python objective replaces training."""
-    metric = getattr(program.objective, "metric", None)
-    if getattr(type(metric), "__hyp_name__", None) == "python":
+    """Epochs a program trains for, or None when Python objectives replace training."""
+    if not trains(program):
         return None
     train = getattr(program, "train", None)
     epochs = getattr(train, "epochs", None) if train is not None else None

@@ -1,7 +1,13 @@
 """Several objectives and constraints of a program, as the runner reads them: the directions the
 algorithm is built with, each trial's objective vector and its constraint values (feasible at or
 below 0), and which constraints can be decided before training (those on the static built-in
-metrics, `hypsearch.runner.measure.STATIC`)."""
+metrics, `hypsearch.runner.measure.STATIC`).
+
+A list may hold Python objectives (`minimize(python("cost.py:energy"))`): each is called with the
+concrete program before anything trains and read by the single Python objective's rule; its value
+is recorded under the function's name and its dict's other entries as metrics, which the rest of
+the list and the constraints may name (`trial` measures what they leave: a build for the static
+built-in metrics, training for anything else)."""
 
 from __future__ import annotations
 
@@ -68,3 +74,102 @@ def search_directions(program: Any, mode: str) -> tuple:
     objective = getattr(program, "objective", None)
     directions = [o.mode for o in objectives_of(program)] if isinstance(objective, (list, tuple)) else [mode]
     return directions, len(bounds)
+
+
+def python_key(ref: str, taken: Dict[str, Any]) -> str:
+    """The metric a listed Python objective's value is recorded under: its function's name (a
+    registered objective's own name), numbered when two functions share it."""
+    name = ref.rpartition(":")[2] or ref
+    key, n = name, 2
+    while key in taken:
+        key, n = f"{name}_{n}", n + 1
+    return key
+
+
+def call_python_objectives(program: Any, objectives: List[Any], base_dir: Optional[str]) -> tuple:
+    """Call each Python objective of a list with the concrete program (what it may return follows
+    the single objective's rule, `hypsearch.objective_value`): (the list with each Python entry
+    replaced by a metric objective over its recorded value, the metrics the functions returned).
+    Raises TrialFailed naming the function that raised or returned something else."""
+    from hypsearch.dsl.pyref import resolve
+
+    from ..objective_value import objective_value
+    from .errors import TrialFailed
+    from .trial import Objective, _describe
+
+    metrics: Dict[str, Any] = {}
+    out_objectives = []
+    for o in objectives:
+        if o.ref is None:
+            out_objectives.append(o)
+            continue
+        fn = resolve(o.ref, base_dir)
+        try:
+            out = fn(program)
+        except Exception as e:
+            import traceback
+            raise TrialFailed(f"objective {o.ref} raised {_describe(e)}", traceback=traceback.format_exc()) from e
+        try:
+            value, returned = objective_value(out, fn)
+        except ValueError as e:
+            raise TrialFailed(f"objective {o.ref} {e}") from None
+        key = python_key(o.ref, metrics)
+        # Its other entries are metrics the list and the constraints can name; `value` is the key.
+        metrics.update({k: v for k, v in returned.items() if k != "value" and _number(v)})
+        metrics[key] = value
+        out_objectives.append(Objective(o.mode, metric=key))
+    return out_objectives, metrics
+
+
+def _number(v: Any) -> bool:
+    from ..objective_value import is_number
+    return is_number(v)
+
+
+def _is_python(objective: Any) -> bool:
+    return getattr(type(getattr(objective, "metric", None)), "__hyp_name__", None) == "python"
+
+
+def has_python(program: Any) -> bool:
+    """Whether the program's objective list holds a Python objective."""
+    objective = getattr(program, "objective", None)
+    return isinstance(objective, (list, tuple)) and any(_is_python(o) for o in objective)
+
+
+def trains(program: Any) -> bool:
+    """Whether scoring the program trains it, as far as the program tells: not for a single Python
+    objective, nor for a list whose other objectives and constraints name only static built-in
+    metrics (a build measures them) or that has no target (the functions' own entries must do)."""
+    objective = getattr(program, "objective", None)
+    if not isinstance(objective, (list, tuple)):
+        return not _is_python(objective)
+    if not any(_is_python(o) for o in objective):
+        return True
+    if program.target is None:
+        return False
+    named = [o.metric for o in objective if not _is_python(o)] + [b.metric for b in bounds_of(program)]
+    return any(m not in STATIC for m in named)
+
+
+def check_python_objectives(space: Any, program: Any) -> None:
+    """HypError at the `python("...")` reference of an objective (single or listed) whose function
+    cannot be found: no such file or module, no such function, or not callable. Runs the file."""
+    from hypsearch.dsl.pyref import resolve
+
+    node = space.root.fields.get("objective") if getattr(space, "root", None) is not None else None
+    given = program.objective
+    listed = list(given) if isinstance(given, (list, tuple)) else [given]
+    items = list(getattr(node, "items", None) or [node])
+    for i, o in enumerate(listed):
+        metric = getattr(o, "metric", None)
+        if getattr(type(metric), "__hyp_name__", None) != "python":
+            continue
+        item = items[i] if i < len(items) else node
+        ref_node = getattr(getattr(getattr(item, "fields", {}).get("metric"), "fields", {}).get("ref"), "loc", None)
+        loc = ref_node or getattr(item, "loc", None)
+        try:
+            resolve(metric.ref, None, loc)
+        except HypError as e:
+            if e.location is None:
+                raise HypError(e.message, loc) from None
+            raise

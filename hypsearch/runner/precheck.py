@@ -72,7 +72,11 @@ def reported_metrics(program: Any) -> Optional[List[str]]:
 
 def check_metric(space: Any, program: Any) -> None:
     """HypError at the objective's metric when training never reports it (every objective's and
-    every constraint's, for lists; the built-in metrics params, flops, latency_ms always count)."""
+    every constraint's, for lists; the built-in metrics params, flops, latency_ms always count), and
+    at the `python("...")` reference of a Python objective whose function cannot be found."""
+    from .objectives import check_python_objectives
+
+    check_python_objectives(space, program)
     if isinstance(program.objective, (list, tuple)) or getattr(program, "constraints", None):
         _check_metric_lists(space, program)
         return
@@ -91,11 +95,14 @@ def check_metric(space: Any, program: Any) -> None:
 
 def _check_metric_lists(space: Any, program: Any) -> None:
     from .measure import BUILTIN
+    from .objectives import has_python
 
     reported = reported_metrics(program)
     if reported is None:
         return
     reported = reported + [m for m in BUILTIN if m not in reported]
+    if has_python(program):  # other names may be entries of the functions' dicts: the trial tells
+        return
     for field, what in (("objective", "objective's"), ("constraints", "constraint's")):
         given = getattr(program, field, None)
         given = given if isinstance(given, (list, tuple)) else ([given] if given is not None else [])

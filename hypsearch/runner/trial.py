@@ -126,6 +126,9 @@ def _evaluate(program: Any, report: Optional[Callable[[Metrics], Any]], device: 
         base_dir = os.path.dirname(os.path.abspath(program.source)) if program.source else os.getcwd()
     _import_user_files(program, base_dir)
     objective = objective_of(program)
+    from .objectives import has_python
+    if has_python(program):
+        return _listed_python_objectives(program, base_dir, device, report, should_stop, checkpoint, resume)
     if objective.ref is not None:
         return _python_objective(program, objective, base_dir, report)
     if program.target is None:
@@ -162,6 +165,35 @@ def _python_objective(program: Any, objective: Objective, base_dir: str,
     return TrialResult(metrics, [metrics], value, objective.mode, None, objective.name)
 
 
+def _listed_python_objectives(program: Any, base_dir: str, device: Any, report: Optional[Callable[[Metrics], Any]],
+                              should_stop: Optional[Callable[[], bool]],
+                              checkpoint: Optional[Callable[[Dict[str, Any]], Any]],
+                              resume: Optional[Dict[str, Any]]) -> TrialResult:
+    """An objective list holding Python functions: each is called with the concrete program first
+    (the single Python objective's rule); a metric the list or the constraints name that they did
+    not return is measured by building the program (params, flops) or by training it."""
+    from .measure import STATIC
+    from .objectives import bounds_of, call_python_objectives, constraint_values
+
+    _seed_loaded_generators(program.train.seed if program.train is not None else 0)
+    objectives, returned = call_python_objectives(program, objectives_of(program), base_dir)
+    bounds = bounds_of(program)
+    missing = [m for m in dict.fromkeys([o.metric for o in objectives] + [b.metric for b in bounds])
+               if m not in returned]
+    if not missing:  # the functions said everything: nothing trains, as for a single Python objective
+        values = [float(returned[o.metric]) for o in objectives]
+        _call_through(report, {**returned, OBJECTIVE_KEY: values[0]})
+        return TrialResult(returned, [returned], values[0], objectives[0].mode, None, objectives[0].name,
+                           values=values, constraints=constraint_values(bounds, returned))
+    if program.target is None or program.data is None:
+        raise TrialFailed(f"the metric `{missing[0]}` is not among those the Python objectives returned "
+                          f"({', '.join(returned) or 'none'}), and without `target` and `data` nothing else "
+                          "measures it")
+    dataset = load_data(program.data, base_dir)
+    return _train_and_score(program, dataset, objectives[0], device, report, should_stop, checkpoint, resume,
+                            objectives=objectives, returned=returned, build_only=set(missing) <= set(STATIC))
+
+
 def _seed_loaded_generators(seed: int) -> None:
     """Seed random, numpy and (only if already imported: plain HPO never needs it) torch."""
     random.seed(seed)
@@ -182,7 +214,10 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
                      report: Optional[Callable[[Metrics], Any]],
                      should_stop: Optional[Callable[[], bool]],
                      checkpoint: Optional[Callable[[Dict[str, Any]], Any]] = None,
-                     resume: Optional[Dict[str, Any]] = None) -> TrialResult:
+                     resume: Optional[Dict[str, Any]] = None, objectives: Optional[List[Objective]] = None,
+                     returned: Optional[Metrics] = None, build_only: bool = False) -> TrialResult:
+    """Build, train and score; `objectives` / `returned`: a list whose Python objectives have been
+    called already (their values in `returned`), `build_only`: what they left is known once built."""
     from hypsearch.dsl.vocabulary.training import train as TrainRecipe
 
     from .augment import augment_of
@@ -194,25 +229,32 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
 
     recipe = program.train if program.train is not None else TrainRecipe()
     reported = metric_names(dataset.info, dataset.multitask) + regime_metric_names(recipe, dataset) + list(BUILTIN)
-    objectives = objectives_of(program, dataset.classification) if isinstance(program.objective, (list, tuple)) \
-        else [objective]
+    if objectives is None:
+        objectives = objectives_of(program, dataset.classification) if isinstance(program.objective, (list, tuple)) \
+            else [objective]
+    returned = dict(returned or {})
     bounds = bounds_of(program)
     for what, metric in [("objective's", o.metric) for o in objectives] + [("constraint's", b.metric) for b in bounds]:
-        if metric is None:
-            raise HypError("several objectives are metrics a trial reports; a Python objective can only be the only one")
+        if metric in returned:
+            continue
         if device_refuses(metric, device):
             raise HypError(f"the {what} metric `{metric}` is reported on CUDA devices only; this trial runs "
                            f"on {device} (see hypsearch/runner/measure.py)")
         if metric not in reported:
-            shown = [m for m in reported if m not in ("epoch",)]
+            shown = [m for m in dict.fromkeys(reported) if m not in ("epoch",)]
+            also = f"; the Python objectives returned: {', '.join(returned)}" if returned else ""
             raise HypError(f"the {what} metric `{metric}` is not reported by training on "
-                           f"{dataset.name}; reported metrics: {', '.join(shown)}{suggest(metric, shown)}")
+                           f"{dataset.name}; reported metrics: {', '.join(shown)}{also}"
+                           f"{suggest(metric, shown + list(returned))}")
+    # Patience and the best epoch follow the first objective training moves (not a Python value).
+    watch = next((o for o in objectives if o.metric not in returned), objective)
     builtin: Metrics = {}
     seen: List[Metrics] = []
 
     def on_epoch(metrics: Metrics) -> None:
         seen.append(metrics)
         metrics.update(builtin)  # the built-in metrics ride along on every epoch's dict
+        metrics.update(returned)  # and the listed Python objectives' values
         _call_through(report, {**metrics, OBJECTIVE_KEY: metrics[objective.metric]})
 
     halted = {"by_caller": False}
@@ -239,10 +281,12 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
                                                 for b in violated), values, builtin)
             raise _Infeasible()
         task_input = (dataset.multitask or _task_conditioned(program)) and _accepts_task(model)
+        if build_only:
+            raise _Built()
         start_peak_memory(device)
         history = train_regime(model, dataset, recipe, device=device, task_input=task_input,
                                report=on_epoch, should_stop=stop if should_stop is not None else None,
-                               augment=augment_of(program), monitor=(objective.metric, objective.mode),
+                               augment=augment_of(program), monitor=(watch.metric, watch.mode),
                                checkpoint=checkpoint, resume=resume)
         # Saved with the weights, so that a loaded model takes raw inputs (see runner.export).
         model.input_normalization = dataset.normalization
@@ -250,6 +294,8 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
         raise
     except _Infeasible:
         pass
+    except _Built:
+        history = [{**builtin, **returned}]
     except HypError as e:  # from the compiler, or a model whose output does not fit the data
         failure = TrialInvalid(str(e))
     except TrialFailed as e:
@@ -262,9 +308,13 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
         _release_memory(device)
         raise failure
     final = history[-1]
-    # Every trained trial: a few warm passes (about a millisecond a quickstart trial, see measure).
-    final.update(latency_metrics(model, dataset.info.input_shape, recipe.batch_size, device, task_input=task_input))
+    if build_only:  # scored without training: no weights worth keeping
+        model = None
+    else:  # every trained trial: a few warm passes (about a millisecond a quickstart trial, see measure)
+        final.update(latency_metrics(model, dataset.info.input_shape, recipe.batch_size, device,
+                                     task_input=task_input))
     final.update(builtin)
+    final.update(returned)
     multi = len(objectives) > 1 or bool(bounds)
     planned = planned_epochs(recipe, dataset)
     return TrialResult(final, history, float(final[objective.metric]), objective.mode, model,
@@ -297,6 +347,10 @@ def _accepts_task(model: Any) -> bool:
 
 class _Infeasible(Exception):
     """Ends the build step early for a program that violates a constraint decided before training."""
+
+
+class _Built(Exception):
+    """Ends the build step for a program scored without training (its static metrics suffice)."""
 
 
 class _Through(Exception):
