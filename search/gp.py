@@ -5,8 +5,15 @@ CoCaBO's overlap kernels, and BOSS's transformed overlap): k(x, x') = s^2 exp(-s
 where dist_d is 1 for two different values of a choice (an inactive decision being a value of its
 own), the share of a subset's members that differ, and the squared distance of numbers scaled to
 [0, 1] (log where asked). Each decision's columns are scaled by sqrt(w_d), so the kernel is an RBF
-on those columns and a whole kernel matrix is one matrix product. The weights w_d (one per
-decision: which decisions matter), the signal variance and the noise variance are fitted by
+on those columns and a whole kernel matrix is one matrix product. An additive part is added to
+this product kernel: beta * sum_d w_d [x_d = x'_d] over the choices, subsets and inactive flags,
+which is, up to a constant, the sum of per-decision overlap kernels, and costs one more product of
+the same columns. It carries main effects ("this operation is good on this edge") to programs far
+from every observation, where the product kernel falls to the prior: measured on NAS-Bench-201
+(40 seeds), the product kernel alone correlated 0.1-0.3 with the true values where smbo stayed in
+a second basin, and the search found the optimum within 100 evaluations in 37 seeds against 35.
+Numbers stay out of it (their dot products would be a linear trend). The weights w_d (one per
+decision: which decisions matter), beta, the signal variance and the noise variance are fitted by
 maximising the marginal likelihood with log-normal priors (Adam on the log parameters, analytic
 gradients), on a fixed schedule of observation counts and warm-started from the previous fit, so
 replaying the same observations gives the same model (exact resumption). The noise variance is
@@ -33,6 +40,10 @@ from hypsearch.decisions import RowEncoding
 from hypsearch.decisions.rows import CHOICE, SUBSET
 
 _HALF = math.sqrt(0.5)
+# Prior centre of the additive part's weight against the product kernel's (fitted from there).
+# Measured on NAS-Bench-201 (40 seeds, 100 evaluations): 0.15 and 3 found the optimum in fewer
+# seeds than 0.8 and 1.5.
+BETA_CENTRE = 1.5
 
 
 class KernelInputs:
@@ -69,6 +80,12 @@ class KernelInputs:
         self.group = np.array(groups, dtype=int)
         self.n_groups = len(sp.decisions) + 1
         self.width = col + 1
+        # The additive part's columns: every column but numbers' values, whose dot products would
+        # be a linear trend (measured: no better on Channel-Bench-Macro's widths, worse there with
+        # the trend than without).
+        numeric = np.zeros(self.width, dtype=bool)
+        numeric[[n[1] for n in self._num]] = True
+        self.linear = np.flatnonzero(~numeric)
         self._num_slots = np.array([n[0] for n in self._num], dtype=int)
         self._num_cols = np.array([n[1] for n in self._num], dtype=int)
         self._num_ind = np.array([j for j, n in enumerate(self._num) if n[2] >= 0], dtype=int)
@@ -174,15 +191,18 @@ def copula(values: np.ndarray) -> np.ndarray:
 class GP:
     """Exact GP regression with the weighted-Hamming kernel; hyperparameters by MAP-II."""
 
-    def __init__(self, group: np.ndarray, w_centre: np.ndarray):
+    def __init__(self, group: np.ndarray, w_centre: np.ndarray, linear: Optional[np.ndarray] = None):
         self.group = group
+        self.linear = np.arange(len(group)) if linear is None else linear
         self.n_groups = len(w_centre)
         self.w_centre = np.log(w_centre)
         self.log_w = self.w_centre.copy()
         self.log_sf2 = 0.0
         self.log_sn2 = math.log(0.1)
+        self.log_beta = math.log(BETA_CENTRE) if len(self.linear) else -math.inf
         self.fitted = False
         self.z: Optional[np.ndarray] = None
+        self._lin: Optional[np.ndarray] = None
 
     # -- hyperparameters ------------------------------------------------------------------
 
@@ -190,24 +210,37 @@ class GP:
         """MAP-II hyperparameters on (z, y): `iterations` Adam steps from the current ones."""
         n = len(y)
         groups = self.n_groups
+        add = math.isfinite(self.log_beta)
+        in_linear = np.zeros(len(self.group), dtype=bool)
+        in_linear[self.linear] = True
         dist = np.zeros((groups, n, n))
+        dots = np.zeros((groups, n, n)) if add else None
         for g in range(groups):
             cols = z[:, self.group == g]
             if cols.shape[1]:
-                sq = (cols * cols).sum(axis=1)
-                dist[g] = np.maximum(sq[:, None] + sq[None, :] - 2 * cols @ cols.T, 0.0)
-        theta = np.concatenate([self.log_w, [self.log_sf2, self.log_sn2]])
-        centre = np.concatenate([self.w_centre, [0.0, math.log(0.1)]])
-        spread = np.concatenate([np.full(groups, 0.6), [1.0, 1.5]])
-        low = np.concatenate([np.full(groups, -7.0), [-3.0, math.log(1e-4)]])
-        high = np.concatenate([np.full(groups, 3.0), [3.0, math.log(2.0)]])
+                gram = cols @ cols.T
+                sq = np.diag(gram)
+                dist[g] = np.maximum(sq[:, None] + sq[None, :] - 2 * gram, 0.0)
+                if add:
+                    lin = z[:, (self.group == g) & in_linear]
+                    dots[g] = lin @ lin.T
+        theta = np.concatenate([self.log_w, [self.log_sf2, self.log_sn2], [self.log_beta] if add else []])
+        centre = np.concatenate([self.w_centre, [0.0, math.log(0.1)], [math.log(BETA_CENTRE)] if add else []])
+        spread = np.concatenate([np.full(groups, 0.6), [1.0, 1.5], [1.5] if add else []])
+        low = np.concatenate([np.full(groups, -7.0), [-3.0, math.log(1e-4)], [-6.0] if add else []])
+        high = np.concatenate([np.full(groups, 3.0), [3.0, math.log(2.0)], [2.0] if add else []])
         m, v = np.zeros_like(theta), np.zeros_like(theta)
         lr, b1, b2 = 0.08, 0.9, 0.999
         eye = np.eye(n)
         for step in range(1, iterations + 1):
             w = np.exp(theta[:groups])
             sf2, sn2 = math.exp(theta[groups]), math.exp(theta[groups + 1])
-            kf = sf2 * np.exp(-np.tensordot(w, dist, axes=1))
+            prod = sf2 * np.exp(-np.tensordot(w, dist, axes=1))
+            kf = prod
+            if add:
+                beta = math.exp(theta[groups + 2])
+                additive = sf2 * beta * np.tensordot(w, dots, axes=1)
+                kf = prod + additive
             k = kf + (sn2 + 1e-8) * eye
             try:
                 chol = np.linalg.cholesky(k)
@@ -218,10 +251,12 @@ class GP:
             k_inv = l_inv.T @ l_inv
             alpha = k_inv @ y
             a = np.outer(alpha, alpha) - k_inv
-            b = a * kf
             grad = np.empty_like(theta)
-            grad[:groups] = -0.5 * w * np.tensordot(dist, b, axes=([1, 2], [0, 1]))
-            grad[groups] = 0.5 * b.sum()
+            grad[:groups] = -0.5 * w * np.tensordot(dist, a * prod, axes=([1, 2], [0, 1]))
+            if add:
+                grad[:groups] += 0.5 * w * sf2 * beta * np.tensordot(dots, a, axes=([1, 2], [0, 1]))
+                grad[groups + 2] = 0.5 * (a * additive).sum()
+            grad[groups] = 0.5 * (a * kf).sum()
             grad[groups + 1] = 0.5 * sn2 * np.trace(a)
             grad -= (theta - centre) / spread ** 2  # log-normal priors
             m = b1 * m + (1 - b1) * grad
@@ -229,12 +264,17 @@ class GP:
             theta = np.clip(theta + lr * (m / (1 - b1 ** step)) / (np.sqrt(v / (1 - b2 ** step)) + 1e-8), low, high)
         self.log_w = theta[:groups].copy()
         self.log_sf2, self.log_sn2 = float(theta[groups]), float(theta[groups + 1])
+        if add:
+            self.log_beta = float(theta[groups + 2])
         self.fitted = True
 
     @property
     def noise_fraction(self) -> float:
         """The share of the targets' variance the model attributes to noise."""
         sf2, sn2 = math.exp(self.log_sf2), math.exp(self.log_sn2)
+        if math.isfinite(self.log_beta):  # the additive part's share of the prior variance
+            sf2 *= 1.0 + (float(np.einsum("ij,ij->", self._lin, self._lin)) / len(self._lin) if self.z is not None
+                          else math.exp(self.log_beta))
         return sn2 / (sf2 + sn2)
 
     # -- conditioning and prediction --------------------------------------------------------
@@ -242,7 +282,11 @@ class GP:
     def _scaled(self, z: np.ndarray) -> np.ndarray:
         return z * np.sqrt(np.exp(self.log_w))[self.group]
 
-    def _cross(self, za: np.ndarray, zb: np.ndarray, sb: Optional[np.ndarray] = None) -> np.ndarray:
+    def _additive(self, z: np.ndarray) -> np.ndarray:
+        """Columns of the additive part, scaled so that their dot products are its kernel."""
+        return z[:, self.linear] * np.sqrt(math.exp(self.log_beta) * np.exp(self.log_w))[self.group[self.linear]]
+
+    def _cross(self, za: np.ndarray, zb: np.ndarray, sb: Optional[np.ndarray] = None, la=None, lb=None) -> np.ndarray:
         sa = np.einsum("ij,ij->i", za, za)
         if sb is None:
             sb = np.einsum("ij,ij->i", zb, zb)
@@ -253,6 +297,8 @@ class GP:
         np.maximum(d, 0.0, out=d)
         np.negative(d, out=d)
         np.exp(d, out=d)
+        if la is not None:
+            d += la @ lb.T
         d *= math.exp(self.log_sf2)
         return d
 
@@ -260,7 +306,8 @@ class GP:
         """Condition on observations (z, y) with the current hyperparameters."""
         self.z = self._scaled(z)
         self._sq = np.einsum("ij,ij->i", self.z, self.z)
-        k = self._cross(self.z, self.z, self._sq)
+        self._lin = self._additive(z) if math.isfinite(self.log_beta) else None
+        k = self._cross(self.z, self.z, self._sq, self._lin, self._lin)
         k[np.diag_indices_from(k)] += math.exp(self.log_sn2) + 1e-8
         try:
             chol = np.linalg.cholesky(k)
@@ -271,10 +318,14 @@ class GP:
 
     def predict(self, z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation of the latent function at each row of z."""
-        ks = self._cross(self._scaled(z), self.z, self._sq)
+        lin = self._additive(z) if self._lin is not None else None
+        ks = self._cross(self._scaled(z), self.z, self._sq, lin, self._lin)
         mean = ks @ self.alpha
         v = ks @ self.l_inv.T
-        var = math.exp(self.log_sf2) - np.einsum("ij,ij->i", v, v)
+        prior = np.ones(len(z))
+        if lin is not None:
+            prior += np.einsum("ij,ij->i", lin, lin)
+        var = math.exp(self.log_sf2) * prior - np.einsum("ij,ij->i", v, v)
         return mean, np.sqrt(np.maximum(var, 1e-12))
 
 
@@ -285,7 +336,7 @@ class GPSurrogate:
     def __init__(self, encoding: RowEncoding, max_points: int = 200, fit_iterations: int = 60):
         self.encoding = encoding
         self.inputs = KernelInputs(encoding)
-        self.gp = GP(self.inputs.group, self.inputs.prior_weights())
+        self.gp = GP(self.inputs.group, self.inputs.prior_weights(), self.inputs.linear)
         self.max_points = max_points
         self.fit_iterations = fit_iterations
         self.rows: List[np.ndarray] = []

@@ -35,7 +35,7 @@ def run(name: str, seed: int, sd: float, budget: int = 40):
 
 
 # Seeds where the luckiest single result is not the best program among those evaluated.
-@pytest.mark.parametrize("name,seed", [("smbo", 1), ("smbo", 4), ("mcts", 3), ("evolution", 5)])
+@pytest.mark.parametrize("name,seed", [("smbo", 1), ("smbo", 2), ("mcts", 3), ("evolution", 5)])
 def test_the_reported_best_under_noise_is_the_best_estimate_not_the_luckiest_result(name, seed):
     algo = run(name, seed, sd=0.6)
     lucky, named = algo.best(), algo.recommend()

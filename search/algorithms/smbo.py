@@ -1,8 +1,8 @@
 """Sequential model-based optimisation: a Gaussian process over the decisions and expected improvement.
 
 After `initial` random programs, each proposal scores candidates by expected improvement under a
-GP (`search/gp.py`: an exponentiated weighted-Hamming kernel over the active decisions, one fitted
-weight per decision, the budget of partial results as one more input, targets turned into normal
+GP (`search/gp.py`: an exponentiated weighted-Hamming kernel over the active decisions plus an
+additive overlap part for main effects, one fitted weight per decision, the budget of partial results as one more input, targets turned into normal
 quantiles of their ranks, the noise level fitted from the data). The improvement is over the best
 posterior mean among the programs evaluated, not the luckiest raw value, so a noisy result does not
 make the search chase a fluke. Candidates are random programs and mutants of the programs with the
