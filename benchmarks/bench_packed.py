@@ -128,13 +128,16 @@ def packed_step(progs, dataset, device, b: int, layout: str) -> Callable[[int], 
     """The population's step: one forward, one backward, one vectorised update for all members."""
     import torch
 
+    from hypsearch.runner.packed.allocator import keep_freed_memory
     from hypsearch.runner.packed.layout import make_layout
     from hypsearch.runner.packed.optim import MemberHyper, PopulationOptimizer
     from hypsearch.runner.packed.population import member_losses
 
     ms = models(progs, dataset, device)
+    if device == "cpu":  # as train_population does; process-wide, so the unpacked runs get it too
+        keep_freed_memory()
     pop = make_layout(ms, torch.device(device), layout)
-    opt = PopulationOptimizer(pop.flat, [MemberHyper.of(p.train) for p in progs], pop.blocks)
+    opt = PopulationOptimizer(pop.flat, [MemberHyper.of(p.train) for p in progs], pop.blocks, pop.take_grads)
     k = len(ms)
     active = torch.ones(k, 1, dtype=torch.bool, device=device)
     x, y, _ = dataset.tensors("train", device)

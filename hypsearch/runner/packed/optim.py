@@ -50,7 +50,8 @@ class PopulationOptimizer:
     """One optimizer kind for K members over one flat buffer, walked parameter block by block."""
 
     def __init__(self, flat: torch.Tensor, hypers: Sequence[MemberHyper],
-                 blocks: Optional[Callable[[torch.Tensor], List[torch.Tensor]]] = None) -> None:
+                 blocks: Optional[Callable[[torch.Tensor], List[torch.Tensor]]] = None,
+                 grads: Optional[Callable[[], List[torch.Tensor]]] = None) -> None:
         kinds = {h.kind for h in hypers}
         if len(kinds) != 1:
             raise ValueError(f"a population trains with one optimizer kind, got {sorted(kinds)}")
@@ -59,6 +60,8 @@ class PopulationOptimizer:
         self.k = len(hypers)
         # `blocks(t)`: the (K, n) blocks of a tensor laid out like `flat` (default: one (K, P) block).
         self.blocks = blocks if blocks is not None else (lambda t: [t.view(self.k, -1)])
+        # `grads()`: the gradient's blocks, taken from where the backward left them (default: flat.grad).
+        self.grads = grads if grads is not None else self._flat_grads
         dev = flat.device
 
         def col(values):
@@ -88,9 +91,7 @@ class PopulationOptimizer:
     def step(self, active: torch.Tensor, factor: Optional[torch.Tensor] = None, all_active: bool = False) -> None:
         """One update of every active member ((K, 1) bool; `all_active`: the caller knows they all
         are); `factor`: (K, 1) schedule factors of the learning rates."""
-        g = self.flat.grad
-        self.flat.grad = None
-        gs, ms = self.blocks(g), self.blocks(self.m)
+        gs, ms = self.grads(), self.blocks(self.m)
         if not all_active:  # a failed or stopped member: zero gradient, zero momentum, no update
             for gr, m in zip(gs, ms):
                 gr.masked_fill_(~active, 0.0)
@@ -118,6 +119,11 @@ class PopulationOptimizer:
             decay = 1 - lr * self.wd if self.kind == "adamw" and self.any_wd else None
             for p, gr, m, v in zip(ps, gs, ms, self.blocks(self.v)):
                 self._adam(p, gr, m, v, b1, b2, scale, offset, decay)
+
+    def _flat_grads(self) -> List[torch.Tensor]:
+        g = self.flat.grad
+        self.flat.grad = None
+        return self.blocks(g)
 
     def _adam(self, p, g, m, v, b1, b2, scale, offset, decay) -> None:
         if decay is not None:

@@ -30,6 +30,7 @@ from hypsearch.dsl.errors import HypError
 
 from ..schedules import SCHEDULES
 from ..train import EVAL_BATCH, patience_step, validation_metrics
+from .allocator import keep_freed_memory
 from .layout import Layout, make_layout, trainable
 from .optim import MemberHyper, PopulationOptimizer
 
@@ -87,9 +88,11 @@ def _train(members: Sequence[Member], dataset: Dataset, dev: torch.device, task_
     if any(int(r.batch_size) != b for r in recipes):
         raise ValueError("population members must share their batch size")
     torch.manual_seed(members[0].seed)  # dropout masks: reproducible for the population
+    if dev.type == "cpu":
+        keep_freed_memory()
     # The members' own models stay where they were built: only the stacked copy goes to the device.
     pop = make_layout([m.model for m in members], dev, prefer)
-    opt = PopulationOptimizer(pop.flat, [MemberHyper.of(r) for r in recipes], pop.blocks)
+    opt = PopulationOptimizer(pop.flat, [MemberHyper.of(r) for r in recipes], pop.blocks, pop.take_grads)
     x, y, task = dataset.tensors("train", dev)
     xv, yv, tv = dataset.tensors("val", dev)
     if task_input and task is None:  # a task-conditioned model on a single-task set: all task 0
