@@ -148,3 +148,33 @@ def test_the_continual_regime_takes_any_head(head):
     space = SPACE.replace("head = full()", f"head = {head}")
     result = evaluate(_program("continual(beta = 1.0, epochs_per_task = 1)", mip="true", space=space))
     assert len(result.metrics["accuracy_matrix"]) == 2 and result.metrics["accuracy_matrix"][0][0] > 0.5
+
+
+def test_a_trial_asha_stops_on_ray_keeps_the_matrix_of_its_last_epoch(ray_local, tmp_path, capsys):
+    # A learning rate of 1e-6 learns nothing: ASHA (grace 1 epoch, halving) stops such trials at
+    # an early rung, after the first task's epochs, before their final report.
+    space = SPACE.replace("REGIME", "continual(beta = 1.0, epochs_per_task = 2)") \
+        .replace("BODY", "mlp(hidden = [8])").replace("MIP", "false") \
+        .replace("OPT", "adam(lr = oneof(0.02, 0.000001), betas = [floatv(0.8, 0.9), 0.999])")
+    (tmp_path / "cl.hyp").write_text(space)
+    exp = hypsearch.run(str(tmp_path / "cl.hyp"), executor="ray", algo="random", trials=5, seed=2,
+                        out=str(tmp_path / "exp"), scheduler="asha", max_concurrent=1)
+    stopped = [t for t in exp.trials if t.status == "stopped"]
+    assert stopped, [(t.status, t.value, len(t.metrics)) for t in exp.trials]
+    for t in stopped:
+        assert 0 < len(t.metrics) < 4 and t.budget == pytest.approx(len(t.metrics) / 4)
+        matrix = t.metrics[-1]["accuracy_matrix"]
+        # Row i: after task i; a trial stopped during task k holds rows 0..k, the last one in progress.
+        assert len(matrix) == t.metrics[-1]["task"] + 1 and all(len(row) == 2 for row in matrix)
+        assert t.metrics[-1]["val_accuracy_task0"] == pytest.approx(matrix[-1][0])
+    finished = [t for t in exp.trials if t.status == "ok"]
+    assert finished and all(len(t.metrics[-1]["accuracy_matrix"]) == 2 for t in finished)
+    # The journal is what show reads back: the stopped trial's matrix, its last row marked.
+    capsys.readouterr()
+    assert cli(["show", str(tmp_path / "exp"), "--trial", str(stopped[0].id)]) == 0
+    text = capsys.readouterr().out
+    last = stopped[0].metrics[-1]
+    assert f"trial {stopped[0].id}: stopped" in text and "accuracy matrix (row: after training task i" in text
+    assert f"* stopped after epoch {last['epoch']}, while training task {last['task']}" in text
+    assert f"{last['accuracy_matrix'][-1][0]:6.3f}" in text and "final average accuracy" not in text
+    assert cli(["show", str(tmp_path / "exp"), "--trial", "99"]) == 2

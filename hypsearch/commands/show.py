@@ -15,6 +15,7 @@ reported metric), counts by status and the best program. --json prints everythin
 examples:
   hypsearch show runs/quickstart-20250101-120000
   hypsearch show runs/quickstart-20250101-120000 --sort val_loss --top 20
+  hypsearch show runs/quickstart-20250101-120000 --trial 3
 """
 
 
@@ -25,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=int, metavar="N", help="show only the first N rows")
     parser.add_argument("--front", action="store_true",
                         help="only the Pareto front (an experiment with several objectives or constraints)")
+    parser.add_argument("--trial", type=int, metavar="N",
+                        help="one trial: its status, last epoch's metrics, built-in metrics, accuracy matrix "
+                             "and program")
 
 
 def asked_text(exp) -> str:
@@ -54,6 +58,8 @@ def main(args: argparse.Namespace) -> int:
     for damage in exp.damaged:  # the damaged file stays as it is; what is intact is shown
         print(f"warning: {damage} (skipped)", file=sys.stderr)
     best = exp.best
+    if args.trial is not None:
+        return show_trial(exp, args.trial, as_json=args.json)
     if args.json:
         rows = sort_trials(exp.trials, exp.mode, args.sort)
         if args.top is not None:
@@ -90,6 +96,45 @@ def main(args: argparse.Namespace) -> int:
         matrix = last_metrics(best).get("accuracy_matrix")
         if matrix:  # a multi-task classification set: how the best trial did on each task, in turn
             print("\n" + accuracy_table(matrix))
+    return 0
+
+
+def show_trial(exp, trial_id: int, as_json: bool = False) -> int:
+    """One trial of the experiment in full (the journal's record of it)."""
+    from hypsearch.dsl.errors import HypError
+    from hypsearch.runner.accuracy_matrix import table as accuracy_table
+    from hypsearch.runner.measure import MEASURED, STATIC, describe as describe_builtin
+    from hypsearch.runner.report import last_metrics
+
+    found = [t for t in exp.trials if t.id == trial_id]
+    if not found:
+        ids = sorted(t.id for t in exp.trials)
+        raise HypError(f"--trial {trial_id}: {exp.dir} has no finished trial {trial_id}"
+                       + (f" (trials {ids[0]}-{ids[-1]})" if ids else ""))
+    record = found[0]
+    if as_json:
+        print(json.dumps(record.to_json(), indent=2))
+        return 0
+    last = last_metrics(record)
+    value = "-" if record.value is None else f"{record.value:.6g}"
+    print(f"trial {record.id}: {record.status}, value {value}, {len(record.metrics)} epoch(s) reported, "
+          f"budget {record.budget:.3g}, {record.finished - record.started:.1f} s")
+    if record.error:
+        print(f"error: {record.error.splitlines()[0]}")
+    plain = {k: v for k, v in last.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+             and k not in STATIC + MEASURED}
+    if plain:
+        print("last epoch: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                         for k, v in plain.items()))
+    builtin = describe_builtin(last)
+    if builtin:
+        print(f"built: {builtin}")
+    matrix = last.get("accuracy_matrix")
+    if matrix:
+        stopped = record.status == "stopped"
+        print("\n" + accuracy_table(matrix, stopped_at=last.get("epoch", len(record.metrics)) if stopped else None))
+    if record.program:
+        print("\n" + record.program.rstrip())
     return 0
 
 

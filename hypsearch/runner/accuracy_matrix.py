@@ -2,13 +2,15 @@
 
 A[i][j] is the accuracy on task j after training task i (see `regimes`); the matrix is lower
 triangular in what it means (a task not yet trained has a chance-level accuracy) and printed
-whole, with the final average accuracy and the forgetting of its last row beneath.
+whole, with the final average accuracy and the forgetting of its last row beneath. A trial that a
+scheduler stopped (ASHA on Ray) keeps the matrix of its last reported epoch: the rows of the tasks
+it finished and the one it was training, which the table marks.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 
 def summary(matrix: Sequence[Sequence[float]]) -> tuple:
@@ -19,16 +21,22 @@ def summary(matrix: Sequence[Sequence[float]]) -> tuple:
     return sum(last) / len(last), (sum(drops) / len(drops) if drops else 0.0)
 
 
-def table(matrix: Sequence[Sequence[float]]) -> str:
-    """The matrix as a fixed-width table: a row per trained task, a column per evaluated task."""
+def table(matrix: Sequence[Sequence[float]], stopped_at: Optional[int] = None) -> str:
+    """The matrix as a fixed-width table: a row per trained task, a column per evaluated task.
+    `stopped_at`: the epoch a trial was stopped after (a scheduler's stop), whose last row is the
+    task then in training, marked, and whose summary is left out (the sequence never ended)."""
     width = len(matrix[-1])
     lines = ["accuracy matrix (row: after training task i; column: accuracy on task j)",
              "after  " + " ".join(f"{'t' + str(j):>6}" for j in range(width))]
     for i, row in enumerate(matrix):
         cells = " ".join(f"{v:6.3f}" if isinstance(v, (int, float)) and math.isfinite(v) else f"{'-':>6}"
                          for v in row)
-        lines.append(f"{'t' + str(i):>5}  {cells}")
-    if len(matrix) == width:
+        mark = "*" if stopped_at is not None and i == len(matrix) - 1 else " "
+        lines.append(f"{'t' + str(i):>5}{mark} {cells}")
+    if stopped_at is not None:
+        lines.append(f"* stopped after epoch {stopped_at}, while training task {len(matrix) - 1}: "
+                     "its accuracies at that epoch")
+    elif len(matrix) == width:
         acc, forgetting = summary(matrix)
         lines.append(f"final average accuracy {acc:.4f}, forgetting {forgetting:.4f}")
     return "\n".join(lines)

@@ -66,7 +66,14 @@ def epochs_of(program: Any) -> Optional[int]:
         return None
     train = getattr(program, "train", None)
     epochs = getattr(train, "epochs", None) if train is not None else None
-    return int(epochs) if epochs is not None else 5
+    epochs = int(epochs) if epochs is not None else 5
+    # A regime that trains tasks in turn (those with epochs_per_task) reports per task, task after task.
+    regime = getattr(train, "regime", None) if train is not None else None
+    info = program.data.info() if program.data is not None and hasattr(program.data, "info") else None
+    tasks = int(getattr(info, "tasks", None) or 1) if info is not None else 1
+    if regime is not None and hasattr(regime, "epochs_per_task") and tasks > 1:
+        return int(regime.epochs_per_task or epochs) * tasks
+    return epochs
 
 
 def python_files(program: Any) -> List[str]:

@@ -147,6 +147,8 @@ def _run_here(carrier: Trial, config: Dict[str, Any], report, device: str, start
 
 
 def _numeric(metrics: Dict[str, Any]) -> Dict[str, Any]:
+    """An epoch's metrics as Tune reports them: numbers, dicts of them, and tables of numbers (the
+    accuracy matrix of a regime over tasks: a trial a scheduler stops keeps its last epoch's)."""
     out = {}
     for k, v in metrics.items():
         if isinstance(v, bool):
@@ -157,7 +159,15 @@ def _numeric(metrics: Dict[str, Any]) -> Dict[str, Any]:
             out[k] = v.item()
         elif isinstance(v, dict):
             out[k] = _numeric(v)
+        elif _table(v):
+            out[k] = [[float(x) for x in row] for row in v]
     return out
+
+
+def _table(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and bool(v) and all(
+        isinstance(row, (list, tuple)) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in row)
+        for row in v)
 
 
 def run_ray(coord: Coordinator, settings: RunSettings, experiment_name: str = "tune") -> None:

@@ -6,7 +6,8 @@ them (`minimize("params")`, `at_most("latency_ms", 2.0)`) and `show` can print t
   the values a hypernetwork generates), `params_hypernet` the hypernetwork's (0 without one).
 - `flops`: floating-point operations of one forward pass per sample, counted by
   `torch.utils.flop_counter.FlopCounterMode` on a batch of one (it counts matrix products and
-  convolutions, 2 per multiply-add; element-wise operations are not counted).
+  convolutions, 2 per multiply-add; element-wise operations are not counted); for a hypernetwork,
+  generating the target's weights is part of the pass (task 0 for a task-conditioned one).
 - `latency_ms`: the median wall time of a warm forward pass at batch 1 on the trial's device,
   `latency_ms_batch` the same at the training batch size (after `WARMUP` passes, the median of
   `REPEATS`, under no_grad in eval mode, after training). On CPU these are timed with the trial's
@@ -34,8 +35,9 @@ DEVICE_ONLY = {"peak_memory_mb": "cuda"}  # metrics a device type reports (see t
 WARMUP, REPEATS = 2, 5  # passes per batch size; quickstart trials pay about a millisecond for both
 
 
-def static_metrics(model: Any, input_shape: Sequence[int]) -> Dict[str, float]:
-    """Parameter counts and forward FLOPs per sample of a built model (on CPU, before training)."""
+def static_metrics(model: Any, input_shape: Sequence[int], task_input: bool = False) -> Dict[str, float]:
+    """Parameter counts and forward FLOPs per sample of a built model (on CPU, before training;
+    task 0 for a task-conditioned model, whose forward includes generating the weights)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -46,12 +48,18 @@ def static_metrics(model: Any, input_shape: Sequence[int]) -> Dict[str, float]:
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     was_training = model.training
     model.eval()
+    x = torch.zeros((1, *input_shape), device=device)
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(torch.zeros((1, *input_shape), device=device))
-        out["flops"] = float(counter.get_total_flops())
-    except Exception:  # inputs zeros cannot stand for (token ids, task-conditioned): no flops count
-        pass
+        # The counter's module tracking hooks autograd, which a hypernetwork's generated weights
+        # need under no_grad: they are counted with autograd on (one forward, nothing stepped).
+        for grad in (False, True):
+            try:
+                with torch.set_grad_enabled(grad), FlopCounterMode(display=False) as counter:
+                    model(x, task=0) if task_input else model(x)
+            except Exception:  # inputs zeros cannot stand for (token ids): no flops count
+                continue
+            out["flops"] = float(counter.get_total_flops())
+            break
     finally:
         model.train(was_training)
     return out

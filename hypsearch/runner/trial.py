@@ -271,7 +271,8 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
         seed_everything(recipe.seed)  # initialisation is part of what the seed fixes
         model = _build_model(program, dataset.info.input_shape, dataset.tasks)
         # An eval-mode forward on zeros: it draws no random numbers, so training is unchanged.
-        builtin.update(static_metrics(model, dataset.info.input_shape))
+        task_input = (dataset.multitask or _task_conditioned(program)) and _accepts_task(model)
+        builtin.update(static_metrics(model, dataset.info.input_shape, task_input=task_input))
         early = [b for b in bounds if b.static]
         violated = [b for b in early if (b.value(builtin) or 0.0) > 0]
         if violated:
@@ -280,7 +281,6 @@ def _train_and_score(program: Any, dataset: Dataset, objective: Objective, devic
                                                 f"{'at most' if b.kind == 'at_most' else 'at least'} {b.bound:g}"
                                                 for b in violated), values, builtin)
             raise _Infeasible()
-        task_input = (dataset.multitask or _task_conditioned(program)) and _accepts_task(model)
         if build_only:
             raise _Built()
         start_peak_memory(device)
