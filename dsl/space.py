@@ -63,7 +63,7 @@ class Space:
 
     def program(self, choices: Union[Mapping[str, Any], pg.DNA, None] = None) -> Program:
         """The concrete program for user values (literal choices, component choices by index or
-        `.hyp` text) or for a pyglove DNA from `dna_spec()`."""
+        `.hyp` text) or for a pyglove DNA of `dna_spec()` or of `to_pyglove()`."""
         if isinstance(choices, pg.DNA):
             return self.materialize(self.from_dna(choices))
         return self.materialize(self.encode(choices or {}))
@@ -184,16 +184,23 @@ class Space:
             self._dna_spec = dna_codec.dna_spec(self.decisions)
         return self._dna_spec
 
-    def to_dna(self, assignment: Mapping[str, Any]) -> pg.DNA:
-        """The pyglove DNA of an encoded assignment."""
-        return dna_codec.to_dna(self.decisions, assignment, self.dna_spec())
+    def to_dna(self, assignment: Mapping[str, Any], spec: Optional[pg.DNASpec] = None) -> pg.DNA:
+        """The pyglove DNA of an encoded assignment, under `dna_spec()` or the given spec (that
+        of `pg.dna_spec(space.to_pyglove())`, say)."""
+        return dna_codec.to_dna(self.decisions, assignment, spec if spec is not None else self.dna_spec())
 
     def from_dna(self, dna: pg.DNA) -> Dict[str, Any]:
-        """The encoded assignment in a DNA of `dna_spec()`."""
-        return dna_codec.from_dna(self.decisions, dna, self.dna_spec())
+        """The encoded assignment in a DNA of `dna_spec()` or, when the DNA carries its spec, of
+        `to_pyglove()`'s."""
+        spec = getattr(dna, "spec", None)
+        try:
+            return dna_codec.from_dna(self.decisions, dna, spec if spec is not None else self.dna_spec())
+        except ValueError as e:
+            raise HypError(f"not a DNA of this space: {e}") from None
 
     def to_pyglove(self) -> Any:
-        """The space as a pyglove symbolic value with `pg.oneof`/`pg.floatv`/... hyper values."""
+        """The space as a pyglove symbolic value with `pg.oneof`/`pg.floatv`/... hyper values;
+        its decision points are named after this space's decisions (see `hypsearch.dsl.pyglove_space`)."""
         return to_pyglove(self.root)
 
     # -- settings -------------------------------------------------------------------------------

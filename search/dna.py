@@ -1,7 +1,9 @@
 """A search algorithm as a pyglove `pg.geno.DNAGenerator`, for `pg.sample` and `pg.iter`.
 
-The DNASpec must be the flat one of the decision table (`hypsearch.decisions.dna.dna_spec`, what
-`Space.dna_spec()` returns); the codec lives with the decision model. pyglove's loop proposes one
+The DNASpec is the flat one of the decision table (`hypsearch.decisions.dna.dna_spec`, what
+`Space.dna_spec()` returns) or the hierarchical one pyglove derives from `Space.to_pyglove()`:
+both name their points after the decisions, and the codec, which lives with the decision model,
+reads and writes either. pyglove's loop proposes one
 trial at a time and never reports skipped trials, so this wrapper is for plain sequential use;
 the ask/tell interface of the algorithm is the main path.
 """

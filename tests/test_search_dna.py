@@ -51,3 +51,89 @@ def test_a_dna_spec_for_other_decisions_is_refused():
     other = dna_spec([Decision("z", "choice", choices=("a", "b"))])
     with pytest.raises(ValueError, match="one decision point per decision"):
         next(iter(pg.sample(other, algo.as_dna_generator(), num_examples=1)))
+
+
+# -- the hierarchical spec of Space.to_pyglove() ------------------------------------------------
+
+import glob
+import os
+import random
+
+from hypothesis import HealthCheck, given, settings
+import hypothesis.strategies as st
+
+import hypsearch
+from hypsearch import HypError
+from test_dsl_naming import spaces
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.hyp")))
+
+
+@pytest.mark.parametrize("name", ["random", "evolution", "mcts", "smbo"])
+def test_pg_iter_over_to_pyglove_drives_the_algorithm_and_materializes_its_programs(name):
+    # A conditional space with a variable repeat, a `let` shared by every copy and an optional
+    # list item: pyglove places the shared decisions several times, the algorithm decides once.
+    space = hypsearch.load(os.path.join(ROOT, "examples", "digits_hypernet.hyp"))
+    algo = algorithm(name, space.decisions, seed=3)
+    examples = []
+    for example, feedback in pg.iter(space.to_pyglove(), 8, algo.as_dna_generator()):
+        examples.append(example)
+        feedback(float(len(examples)))
+    told = sorted(algo.trials.values(), key=lambda t: t.id)
+    assert len(told) == 8 and all(t.status == "ok" for t in told)
+    for example, trial in zip(examples, told):
+        assert pg.eq(example, space.materialize(trial.assignment))
+        assert space.choices_of(example) is not None
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=os.path.basename)
+def test_both_dna_specs_encode_every_program_and_decode_it_back(example):
+    space = hypsearch.load(example)
+    hyper = space.to_pyglove()
+    tree = pg.dna_spec(hyper)
+    for seed in range(12):
+        a = space.random_assignment(random.Random(seed))
+        for spec in (space.dna_spec(), tree):
+            dna = space.to_dna(a, spec)
+            assert space.from_dna(dna) == a
+        # pyglove's own materialization of the tree DNA is the space's program.
+        assert pg.eq(pg.materialize(hyper, space.to_dna(a, tree)), space.materialize(a))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(text=spaces(), seed=st.integers(0, 10_000))
+def test_any_dna_of_the_tree_spec_decodes_to_a_program_of_the_space(text, seed):
+    try:
+        space = hypsearch.loads(text)
+    except HypError:
+        return
+    hyper = space.to_pyglove()
+    tree = pg.dna_spec(hyper)
+    dna = pg.random_dna(tree, random_generator=random.Random(seed))
+    dna.use_spec(tree)
+    program = space.program(dna)
+    assert space.choices_of(program) is not None
+    places = [str(p.name) for p in tree.decision_points]
+    if len(places) == len(space.decisions):
+        # Every decision placed once: pyglove and hypsearch build the same program.
+        assert pg.eq(pg.materialize(hyper, dna), program)
+
+
+def test_pyglove_mutators_on_tree_dna_give_programs_of_the_space():
+    space = hypsearch.load(os.path.join(ROOT, "examples", "cifar10.hyp"))
+    tree = pg.dna_spec(space.to_pyglove())
+    mutator = pg.evolution.mutators.Uniform(seed=2)
+    for seed in range(10):
+        parent = space.to_dna(space.random_assignment(random.Random(seed)), tree)
+        child = mutator.mutate(parent)
+        child.use_spec(tree)
+        assert space.choices_of(space.program(child)) is not None
+
+
+def test_a_dna_of_another_space_is_a_clear_error():
+    space = hypsearch.load(os.path.join(ROOT, "examples", "quickstart.hyp"))
+    other = hypsearch.load(os.path.join(ROOT, "examples", "nb201.hyp"))
+    dna = other.to_dna(other.random_assignment(random.Random(0)))
+    with pytest.raises(HypError, match="not a DNA of this space"):
+        space.program(dna)
