@@ -13,7 +13,7 @@ import pytest
 
 from hypsearch.decisions import Decision
 from hypsearch.search import ALGORITHMS, algorithm, from_state
-from hypsearch.search.pareto import crowding, front_mask, hypervolume, nondominated_ranks
+from hypsearch.search.pareto import crowding, front_mask, hypervolume, hypervolume_improvement, nondominated_ranks
 from hypsearch.search.trial import Status, Trial
 
 from test_search_algorithms import conditional_space, score
@@ -149,12 +149,28 @@ def _cube_objectives(x):
     return accuracy, float((a + 1) * (b + 1) + 3 * c)
 
 
-def test_smbo_finds_more_of_the_front_than_random():
+def test_hypervolume_improvement_is_what_a_point_adds_to_the_front():
+    rng = np.random.default_rng(3)
+    ref = np.array([0.1, 0.05])
+    for size in (0, 1, 4, 9):
+        front = rng.random((size, 2))
+        points = rng.random((6, 2)) * 1.2 - 0.1  # some below the reference, some dominated
+        base = hypervolume(front, ref) if size else 0.0
+        want = [hypervolume(np.vstack([front, p[None]]), ref) - base for p in points]
+        assert hypervolume_improvement(points, front, ref) == pytest.approx(want, abs=1e-12)
+    # Posterior draws come as (samples, rows, objectives): the leading shape is kept.
+    draws = rng.random((5, 3, 2))
+    assert hypervolume_improvement(draws, front, ref).shape == (5, 3)
+    assert hypervolume_improvement(np.array([[0.7], [0.2]]), np.array([[0.5]]), np.zeros(1)).tolist() == \
+        pytest.approx([0.2, 0.0])
+
+
+def test_model_guided_algorithms_find_more_of_the_front_than_random():
     every = [dict(a=a, b=b, c=c) for a, b, c in itertools.product(range(10), repeat=3)]
     pts = np.array([[acc, -size] for acc, size in map(_cube_objectives, every)])
     ref = pts.min(axis=0) - 1e-9
     hv = {}
-    for name in ("random", "smbo"):
+    for name in ("random", "evolution", "mcts", "smbo"):
         runs = []
         for seed in range(3):
             algo = algorithm(name, cube_space(), seed=seed, directions=["max", "min"])
@@ -163,7 +179,7 @@ def test_smbo_finds_more_of_the_front_than_random():
                 algo.tell(p, list(_cube_objectives(p.assignment)))
             runs.append(hypervolume(np.array([algo.objectives(t) for t in algo.front()]), ref))
         hv[name] = np.mean(runs) / hypervolume(pts, ref)
-    assert hv["smbo"] > hv["random"] + 0.01, hv
+    assert all(hv[name] > hv["random"] + 0.01 for name in ("evolution", "mcts", "smbo")), hv
 
 
 # -- the language and the runner ---------------------------------------------------------------
@@ -447,3 +463,22 @@ def test_check_locates_a_bad_python_objective_in_a_list(tmp_path, capsys, ref, m
     single = _costs_space(tmp_path, f'lr = floatv(0.0, 1.0)\nobjective = maximize(python("{ref}"))\n')
     assert cli(["check", single]) == 2
     assert "space.hyp:2:29" in capsys.readouterr().err
+
+
+def test_ray_trials_keep_their_objective_vector_and_constraints(ray_local, tmp_path):
+    import hypsearch
+
+    space = _costs_space(tmp_path, """\
+lr = floatv(0.0, 1.0)
+width = intv(1, 9)
+objective = [maximize(python("costs.py:score")), minimize(python("costs.py:size"))]
+constraints = [at_most("cost", 6)]
+search = search(algo = "random", trials = 4, seed = 0)
+""")
+    exp = hypsearch.run(space, executor="ray", out=str(tmp_path / "exp"), max_concurrent=2)
+    assert len(exp.trials) == 4 and all(t.status is Status.OK for t in exp.trials)
+    for t in exp.trials:
+        assert t.values == pytest.approx([-(t.choices["lr"] - 0.5) ** 2, t.choices["width"] * 1.5])
+        assert t.constraints == [t.choices["width"] - 6] and t.feasible is (t.choices["width"] <= 6)
+    feasible = [t for t in exp.trials if t.feasible]
+    assert (exp.best is not None) == bool(feasible) and (exp.best is None or exp.best.feasible)

@@ -93,9 +93,11 @@ def finished_from_result(spec: Trial, result: Optional[Dict[str, Any]], error: b
                                    error=error_text or "the trial's worker failed (see Ray's results)"), False
     if result.get("hyp_done"):
         ran = Trial.from_json(json.loads(result["hyp_trial"]))
+        # Several objectives and constraints: the vector and the constraint values come back too.
         return dataclasses.replace(spec, status=ran.status, value=ran.value, metrics=ran.metrics or history,
                                    error=ran.error, started=ran.started or spec.started, finished=ran.finished or now,
-                                   budget=ran.budget), bool(result.get("hyp_fatal"))
+                                   budget=ran.budget, values=ran.values, feasible=ran.feasible,
+                                   constraints=ran.constraints), bool(result.get("hyp_fatal"))
     # No final report: a scheduler (ASHA) stopped the trial after some epochs.
     last = _epoch_metrics(result) if result else None
     if last and (not history or history[-1] != last):
