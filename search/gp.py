@@ -201,8 +201,8 @@ class GP:
         self.log_sn2 = math.log(0.1)
         self.log_beta = math.log(BETA_CENTRE) if len(self.linear) else -math.inf
         self.fitted = False
-        self.z: Optional[np.ndarray] = None
-        self._lin: Optional[np.ndarray] = None
+        self.z: Optional[Tuple[np.ndarray, np.ndarray]] = None
+        self._numeric = np.setdiff1d(np.arange(len(group)), self.linear)
 
     # -- hyperparameters ------------------------------------------------------------------
 
@@ -213,17 +213,22 @@ class GP:
         add = math.isfinite(self.log_beta)
         in_linear = np.zeros(len(self.group), dtype=bool)
         in_linear[self.linear] = True
-        dist = np.zeros((groups, n, n))
-        dots = np.zeros((groups, n, n)) if add else None
+        # Distances and dot products on the upper triangle only (the matrices are symmetric):
+        # half the work of the weighted sums; off-diagonal terms count twice in the gradients.
+        iu, ju = np.triu_indices(n)
+        twice = np.where(iu == ju, 1.0, 2.0)
+        flat = iu * n + ju
+        dist = np.zeros((groups, len(iu)))
+        dots = np.zeros((groups, len(iu))) if add else None
         for g in range(groups):
             cols = z[:, self.group == g]
             if cols.shape[1]:
                 gram = cols @ cols.T
                 sq = np.diag(gram)
-                dist[g] = np.maximum(sq[:, None] + sq[None, :] - 2 * gram, 0.0)
+                dist[g] = np.maximum(sq[:, None] + sq[None, :] - 2 * gram, 0.0).ravel()[flat]
                 if add:
                     lin = z[:, (self.group == g) & in_linear]
-                    dots[g] = lin @ lin.T
+                    dots[g] = (lin @ lin.T).ravel()[flat]
         theta = np.concatenate([self.log_w, [self.log_sf2, self.log_sn2], [self.log_beta] if add else []])
         centre = np.concatenate([self.w_centre, [0.0, math.log(0.1)], [math.log(BETA_CENTRE)] if add else []])
         spread = np.concatenate([np.full(groups, 0.6), [1.0, 1.5], [1.5] if add else []])
@@ -231,33 +236,35 @@ class GP:
         high = np.concatenate([np.full(groups, 3.0), [3.0, math.log(2.0)], [2.0] if add else []])
         m, v = np.zeros_like(theta), np.zeros_like(theta)
         lr, b1, b2 = 0.08, 0.9, 0.999
-        eye = np.eye(n)
+        k = np.empty((n, n))
         for step in range(1, iterations + 1):
             w = np.exp(theta[:groups])
             sf2, sn2 = math.exp(theta[groups]), math.exp(theta[groups + 1])
-            prod = sf2 * np.exp(-np.tensordot(w, dist, axes=1))
+            prod = sf2 * np.exp(-(w @ dist))
             kf = prod
             if add:
                 beta = math.exp(theta[groups + 2])
-                additive = sf2 * beta * np.tensordot(w, dots, axes=1)
+                additive = sf2 * beta * (w @ dots)
                 kf = prod + additive
-            k = kf + (sn2 + 1e-8) * eye
+            k[iu, ju] = kf
+            k[ju, iu] = kf
+            k[np.diag_indices(n)] += sn2 + 1e-8
             try:
                 chol = np.linalg.cholesky(k)
             except np.linalg.LinAlgError:
                 theta[groups + 1] = min(theta[groups + 1] + 1.0, high[groups + 1])
                 continue
-            l_inv = np.linalg.inv(chol)
+            l_inv = triangular_inverse(chol)
             k_inv = l_inv.T @ l_inv
             alpha = k_inv @ y
-            a = np.outer(alpha, alpha) - k_inv
+            a = (np.outer(alpha, alpha) - k_inv)[iu, ju] * twice
             grad = np.empty_like(theta)
-            grad[:groups] = -0.5 * w * np.tensordot(dist, a * prod, axes=([1, 2], [0, 1]))
+            grad[:groups] = -0.5 * w * (dist @ (a * prod))
             if add:
-                grad[:groups] += 0.5 * w * sf2 * beta * np.tensordot(dots, a, axes=([1, 2], [0, 1]))
-                grad[groups + 2] = 0.5 * (a * additive).sum()
-            grad[groups] = 0.5 * (a * kf).sum()
-            grad[groups + 1] = 0.5 * sn2 * np.trace(a)
+                grad[:groups] += 0.5 * w * sf2 * beta * (dots @ a)
+                grad[groups + 2] = 0.5 * (a @ additive)
+            grad[groups] = 0.5 * (a @ kf)
+            grad[groups + 1] = 0.5 * sn2 * (alpha @ alpha - np.einsum("ij,ij->", l_inv, l_inv))
             grad -= (theta - centre) / spread ** 2  # log-normal priors
             m = b1 * m + (1 - b1) * grad
             v = b2 * v + (1 - b2) * grad * grad
@@ -273,60 +280,76 @@ class GP:
         """The share of the targets' variance the model attributes to noise."""
         sf2, sn2 = math.exp(self.log_sf2), math.exp(self.log_sn2)
         if math.isfinite(self.log_beta):  # the additive part's share of the prior variance
-            sf2 *= 1.0 + (float(np.einsum("ij,ij->", self._lin, self._lin)) / len(self._lin) if self.z is not None
-                          else math.exp(self.log_beta))
+            share = float(np.einsum("ij,ij->", self.z[0], self.z[0])) / len(self.z[0]) if self.z is not None else 1.0
+            sf2 *= 1.0 + math.exp(self.log_beta) * share
         return sn2 / (sf2 + sn2)
 
     # -- conditioning and prediction --------------------------------------------------------
 
-    def _scaled(self, z: np.ndarray) -> np.ndarray:
-        return z * np.sqrt(np.exp(self.log_w))[self.group]
+    def _scaled(self, z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """The columns scaled by sqrt(w): those of the additive part, then the numbers'."""
+        scale = np.sqrt(np.exp(self.log_w))[self.group]
+        return z[:, self.linear] * scale[self.linear], z[:, self._numeric] * scale[self._numeric]
 
-    def _additive(self, z: np.ndarray) -> np.ndarray:
-        """Columns of the additive part, scaled so that their dot products are its kernel."""
-        return z[:, self.linear] * np.sqrt(math.exp(self.log_beta) * np.exp(self.log_w))[self.group[self.linear]]
-
-    def _cross(self, za: np.ndarray, zb: np.ndarray, sb: Optional[np.ndarray] = None, la=None, lb=None) -> np.ndarray:
-        sa = np.einsum("ij,ij->i", za, za)
-        if sb is None:
-            sb = np.einsum("ij,ij->i", zb, zb)
-        d = za @ zb.T
+    def _cross(self, a: Tuple[np.ndarray, np.ndarray], b: Tuple[np.ndarray, np.ndarray], sb: np.ndarray) -> np.ndarray:
+        # One product over all columns, in two pieces: the additive part's columns are also the
+        # product kernel's, so its dot products come for free.
+        sa = np.einsum("ij,ij->i", a[0], a[0]) + np.einsum("ij,ij->i", a[1], a[1])
+        lin = a[0] @ b[0].T
+        d = a[1] @ b[1].T
+        d += lin
         d *= -2.0
         d += sa[:, None]
         d += sb[None, :]
         np.maximum(d, 0.0, out=d)
         np.negative(d, out=d)
         np.exp(d, out=d)
-        if la is not None:
-            d += la @ lb.T
+        if math.isfinite(self.log_beta):
+            lin *= math.exp(self.log_beta)
+            d += lin
         d *= math.exp(self.log_sf2)
         return d
 
     def condition(self, z: np.ndarray, y: np.ndarray) -> None:
         """Condition on observations (z, y) with the current hyperparameters."""
         self.z = self._scaled(z)
-        self._sq = np.einsum("ij,ij->i", self.z, self.z)
-        self._lin = self._additive(z) if math.isfinite(self.log_beta) else None
-        k = self._cross(self.z, self.z, self._sq, self._lin, self._lin)
+        self._sq = np.einsum("ij,ij->i", self.z[0], self.z[0]) + np.einsum("ij,ij->i", self.z[1], self.z[1])
+        k = self._cross(self.z, self.z, self._sq)
         k[np.diag_indices_from(k)] += math.exp(self.log_sn2) + 1e-8
         try:
             chol = np.linalg.cholesky(k)
         except np.linalg.LinAlgError:
             chol = np.linalg.cholesky(k + 1e-4 * np.eye(len(y)))
-        self.l_inv = np.linalg.inv(chol)
+        self.l_inv = triangular_inverse(chol)
         self.alpha = self.l_inv.T @ (self.l_inv @ y)
 
     def predict(self, z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation of the latent function at each row of z."""
-        lin = self._additive(z) if self._lin is not None else None
-        ks = self._cross(self._scaled(z), self.z, self._sq, lin, self._lin)
+        zs = self._scaled(z)
+        ks = self._cross(zs, self.z, self._sq)
         mean = ks @ self.alpha
         v = ks @ self.l_inv.T
         prior = np.ones(len(z))
-        if lin is not None:
-            prior += np.einsum("ij,ij->i", lin, lin)
+        if math.isfinite(self.log_beta):
+            prior += math.exp(self.log_beta) * np.einsum("ij,ij->i", zs[0], zs[0])
         var = math.exp(self.log_sf2) * prior - np.einsum("ij,ij->i", v, v)
         return mean, np.sqrt(np.maximum(var, 1e-12))
+
+
+def triangular_inverse(chol: np.ndarray) -> np.ndarray:
+    """The inverse of a lower-triangular matrix by 2x2 blocks (numpy's inv treats it as a full
+    matrix: about three times the work at 128 points)."""
+    n = len(chol)
+    if n <= 32:
+        return np.linalg.inv(chol)
+    h = n // 2
+    a_inv = triangular_inverse(chol[:h, :h])
+    d_inv = triangular_inverse(chol[h:, h:])
+    out = np.zeros_like(chol)
+    out[:h, :h] = a_inv
+    out[h:, h:] = d_inv
+    out[h:, :h] = -(d_inv @ chol[h:, :h]) @ a_inv
+    return out
 
 
 class GPSurrogate:
@@ -340,10 +363,16 @@ class GPSurrogate:
         self.max_points = max_points
         self.fit_iterations = fit_iterations
         self.rows: List[np.ndarray] = []
-        self._z: List[np.ndarray] = []  # kernel inputs of each observation, computed once
         self.values: List[float] = []  # -inf for failures
         self.budgets: List[float] = []
         self.trial_ids: List[int] = []
+        # The same as arrays (grown by doubling), and each observation's kernel inputs, computed
+        # once: a proposal reads them at every step.
+        self._z = np.zeros((16, self.inputs.width))
+        self._v = np.zeros(16)
+        self._b = np.zeros(16)
+        self._ids = np.zeros(16, dtype=int)
+        self._finite = False
         self._last_fit = 0
         self._fits = 0
         self._ready_for: Optional[tuple] = None
@@ -357,14 +386,19 @@ class GPSurrogate:
     def observe(self, trial_id: int, row: np.ndarray, value: float, budget: float = 1.0) -> None:
         """Learn a score (higher is better); -inf for a failure."""
         self.rows.append(np.asarray(row, dtype=float))
-        self._z.append(self.inputs(self.rows[-1][None, :], np.array([float(budget)]))[0])
         self.values.append(float(value))
         self.budgets.append(float(budget))
         self.trial_ids.append(int(trial_id))
         n = self.count
+        if n > len(self._v):
+            self._z, self._v, self._b, self._ids = (np.concatenate([a, np.zeros_like(a)])
+                                                    for a in (self._z, self._v, self._b, self._ids))
+        self._z[n - 1] = self.inputs(self.rows[-1][None, :], np.array([float(budget)]))[0]
+        self._v[n - 1], self._b[n - 1], self._ids[n - 1] = value, budget, trial_id
+        self._finite = self._finite or math.isfinite(value)
         # Refits at fixed counts (every one early, then about every tenth), warm-started: the
         # same observations in the same order always give the same model.
-        if n >= 3 and n - self._last_fit >= max(1, n // 10) and np.isfinite(self.values).any():
+        if n >= 3 and n - self._last_fit >= max(1, n // 10) and self._finite:
             z, y, _ = self._data()
             self.gp.fit(z, y, self.fit_iterations if self._fits == 0 else max(10, self.fit_iterations // 3))
             self._last_fit = n
@@ -375,7 +409,7 @@ class GPSurrogate:
         n = self.count
         if n <= self.max_points:
             return np.arange(n)
-        values = np.array(self.values)
+        values = self._v[:n]
         half = self.max_points // 2
         recent = np.arange(n - half, n)
         older = np.arange(n - half)
@@ -384,18 +418,18 @@ class GPSurrogate:
 
     def _data(self, extra: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         idx = self._subset()
-        values = np.array(self.values)[idx]
+        values = self._v[idx]
         finite = np.isfinite(values)
         if finite.any() and not finite.all():
             values = np.where(finite, values, values[finite].min())  # failures: the worst value seen
         y = warp(values) + copula(values)
         y = (y - y.mean()) / (y.std() or 1.0)
-        return np.array([self._z[i] for i in idx]), y, idx
+        return self._z[idx], y, idx
 
     def ready(self, pending: Optional[List[np.ndarray]] = None) -> bool:
         """Condition the GP on the data (pending rows believed at the mean prediction); False
         when there is nothing to learn from yet."""
-        if self.count < 2 or not np.isfinite(self.values).any():
+        if self.count < 2 or not self._finite:
             return False
         key = (self.count, self._fits, b"".join(np.asarray(r, dtype=float).tobytes() for r in pending or ()))
         if self._ready_for == key:
@@ -409,8 +443,8 @@ class GPSurrogate:
             self.gp.condition(np.vstack([z, zp]), y)
         # The posterior mean at the conditioning points: K_f alpha = y - noise * alpha.
         means = (y - math.exp(self.gp.log_sn2) * self.gp.alpha)[: len(idx)]
-        keep = (np.array(self.budgets)[idx] >= 1.0) & np.isfinite(np.array(self.values)[idx])
-        self._fitted = dict(zip(np.array(self.trial_ids)[idx][keep].tolist(), means[keep].tolist()))
+        keep = (self._b[idx] >= 1.0) & np.isfinite(self._v[idx])
+        self._fitted = dict(zip(self._ids[idx][keep].tolist(), means[keep].tolist()))
         self._ready_for = key
         return True
 
