@@ -80,6 +80,28 @@ def test_the_gp_weights_the_decisions_that_matter():
     assert model.noise_fraction < 0.05  # the values are exact
 
 
+def test_the_gp_carries_main_effects_to_programs_far_from_the_data():
+    # An additive value over 10 choices of 4: 40 observations cover few of the 4^10 programs, so
+    # most test programs differ from every one in several decisions, where the product kernel
+    # alone falls back towards the prior (correlation 0.84-0.90 on these seeds without the
+    # additive part).
+    from hypsearch.search.gp import GPSurrogate
+    space = RowEncoding([Decision(f"x{i}", "choice", choices=("a", "b", "c", "d")) for i in range(10)])
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        effects = rng.standard_normal((10, 4))
+
+        def value(rows):
+            return effects[np.arange(10), rows.astype(int)].sum(axis=1)
+        model = GPSurrogate(space)
+        for i, r in enumerate(space.sample(40, rng)):
+            model.observe(i, r, float(value(r[None])[0]))
+        test = space.sample(300, rng)
+        assert model.ready()
+        mean, _ = model.predict(test)
+        assert np.corrcoef(mean, value(test))[0, 1] > 0.93
+
+
 def test_smbo_learns_to_avoid_failing_programs_without_repeating_one():
     algo = algorithm("smbo", table(), seed=1, initial=4)
     seen, failed = set(), []
