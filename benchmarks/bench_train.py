@@ -8,14 +8,16 @@ same on both sides: SGD with Nesterov momentum, weight decay, a cosine schedule 
 warmup, label smoothing 0.1, shuffled batches of 128 drawn by index from data held on the device,
 and (CIFAR-shaped models) random_crop(4) + flip() done with tensor ops on the device. Each side
 runs whole epochs; a figure is the time per training step (epoch time / steps), the median over
-interleaved rounds (every variant once per round, so load on a shared machine hits all alike).
+interleaved rounds (every variant once per round, the two sides of a case back to back in an order
+that alternates between rounds, so load on a shared machine and whichever side runs second hit both
+alike), and the ratio is the median of the rounds' paired ratios (hypsearch / by hand).
 `--compile` adds both sides under torch.compile (a compile warm-up epoch is excluded).
 `--heads` times what `train(compile = true)` buys for hypernetworks generating that MLP with each
 head (full, chunked(4096), lowrank(8); task-embedding input, an MLP body of 64) and for the plain
 MLP: the same `fit`, eager against compiled (there is no hand-written side to these).
 
     python benchmarks/bench_train.py [--device cpu|cuda] [--repeats 7] [--samples 1024] [--threads N] [--compile]
-                                     [--heads]
+                                     [--heads] [--clock wall|cpu]
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from hypsearch.data import DataInfo, Dataset
 from hypsearch.runner.train import fit
 
 BATCH = 128
+clock = time.perf_counter  # --clock cpu: time.process_time
 RECIPE = ("train(epochs = {epochs}, batch_size = 128, optimizer = sgd(lr = 0.1, momentum = 0.9, nesterov = true), "
           "weight_decay = 5e-4, schedule = cosine(warmup = 1), label_smoothing = 0.1, compile = {compile})")
 
@@ -163,7 +166,12 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="also both sides under torch.compile")
     ap.add_argument("--only", default="", help="comma-separated subset of mlp,conv,resnet")
     ap.add_argument("--heads", action="store_true", help="eager against compiled fit for hypernetwork heads")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall time, or this process's CPU time (a CPU run on a loaded machine: the time "
+                         "others' processes hold the cores is not counted)")
     args = ap.parse_args()
+    global clock
+    clock = time.perf_counter if args.clock == "wall" or args.device != "cpu" else time.process_time
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.heads:
@@ -174,7 +182,7 @@ def main() -> None:
     if args.only:
         cases = {k: v for k, v in cases.items() if k in args.only.split(",")}
     modes = [False, True] if args.compile else [False]
-    variants: Dict[str, Callable[[], float]] = {}
+    pairs: Dict[str, Tuple[Callable[[], float], Callable[[], float]]] = {}
     steps = math.ceil(args.samples / BATCH) * args.epochs
     for name, (text, hand, shape) in cases.items():
         ds = dataset(shape, args.samples)
@@ -190,35 +198,39 @@ def main() -> None:
 
             def ours(text=text, shape=shape, ds=ds, recipe=recipe, images=images):
                 model = built(text, shape)
-                t = time.perf_counter()
+                t = clock()
                 fit(model, ds, recipe, device=args.device, augment=program_augment if images else ())
                 _sync(args.device)
-                return (time.perf_counter() - t) / steps
+                return (clock() - t) / steps
 
             def theirs(hand=hand, tensors=tensors, images=images, compiled=compiled):
                 model = hand()
-                t = time.perf_counter()
+                t = clock()
                 hand_fit(model, tensors, args.epochs, images, args.device, compiled)
                 _sync(args.device)
-                return (time.perf_counter() - t) / steps
+                return (clock() - t) / steps
 
-            variants[f"{tag} | hypsearch"] = ours
-            variants[f"{tag} | by hand"] = theirs
-            if compiled:  # one warm-up each: the first call pays for compilation
-                ours(), theirs()
-    times: Dict[str, List[float]] = {k: [] for k in variants}
-    for _ in range(args.repeats):
-        for k, fn in variants.items():
-            times[k].append(fn())
+            pairs[tag] = (ours, theirs)
+            ours(), theirs()  # one warm-up each: the first call pays for compilation and first-use setup
+    times: Dict[str, Tuple[List[float], List[float]]] = {k: ([], []) for k in pairs}
+    for r in range(args.repeats):
+        for tag, (ours, theirs) in pairs.items():
+            if r % 2:
+                hand_t = theirs()
+                times[tag][0].append(ours())
+                times[tag][1].append(hand_t)
+            else:
+                times[tag][0].append(ours())
+                times[tag][1].append(theirs())
     print(f"device {args.device}, {args.samples} samples, batch {BATCH}, {args.repeats} rounds, "
-          f"threads {torch.get_num_threads()}; ms per train step (median)")
-    print(f"{'case':<18} {'hypsearch':>10} {'by hand':>10} {'ratio':>7}")
-    for k in variants:
-        if k.endswith("| hypsearch"):
-            tag = k.split(" | ")[0]
-            ours_ms = statistics.median(times[k]) * 1e3
-            hand_ms = statistics.median(times[f"{tag} | by hand"]) * 1e3
-            print(f"{tag:<18} {ours_ms:>10.2f} {hand_ms:>10.2f} {ours_ms / hand_ms:>6.2f}x")
+          f"threads {torch.get_num_threads()}, {args.clock} clock; ms per train step (median), "
+          "ratio: median of paired ratios")
+    print(f"{'case':<18} {'hypsearch':>10} {'by hand':>10} {'ratio':>7} {'quartiles':>13}")
+    for tag, (ours_t, hand_t) in times.items():
+        ratios = [o / h for o, h in zip(ours_t, hand_t)]
+        q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+        print(f"{tag:<18} {statistics.median(ours_t) * 1e3:>10.2f} {statistics.median(hand_t) * 1e3:>10.2f} "
+              f"{statistics.median(ratios):>6.3f}x {q[0]:>6.3f}-{q[2]:.3f}")
 
 
 HEADS = {"plain mlp": "", "full head": "full()", "chunked head": "chunked(size = 4096)",
@@ -240,10 +252,10 @@ def heads(args: argparse.Namespace) -> None:
 
             def run(text=text, recipe=recipe, hyper=bool(head)):
                 model = built(text, (64,))
-                t = time.perf_counter()
+                t = clock()
                 fit(model, ds, recipe, device=args.device, task_input=hyper)
                 _sync(args.device)
-                return (time.perf_counter() - t) / steps
+                return (clock() - t) / steps
 
             variants[f"{name}|{compiled}"] = run
             if compiled:

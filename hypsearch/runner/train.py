@@ -21,6 +21,7 @@ import math
 import random
 import warnings
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -116,7 +117,7 @@ def fit(model: torch.nn.Module, dataset: Dataset, recipe: Optional[Any] = None, 
     true answer ends training there (fewer epochs in the history than the recipe asks).
     `resume`: a state from `checkpoint`, to continue from its epoch.
     """
-    recipe = recipe if recipe is not None else TrainRecipe()
+    recipe = _plain(recipe if recipe is not None else TrainRecipe())
     _check_recipe(recipe)
     dev = torch.device(device)
     cuda = dev.type == "cuda"
@@ -226,6 +227,13 @@ def fit(model: torch.nn.Module, dataset: Dataset, recipe: Optional[Any] = None, 
                      monitor[0], recipe.patience)
             break
     return history
+
+
+def _plain(recipe: Any) -> Any:
+    """The recipe's fields as plain attributes, read once: a symbolic attribute read costs about
+    10 us, and `fit` makes some thirty (0.3 ms a call, a sixth of a small MLP's train step)."""
+    args = getattr(recipe, "sym_init_args", None)
+    return SimpleNamespace(**dict(args)) if args is not None else recipe
 
 
 def _check_recipe(recipe: Any) -> None:
