@@ -465,20 +465,31 @@ def test_check_locates_a_bad_python_objective_in_a_list(tmp_path, capsys, ref, m
     assert "space.hyp:2:29" in capsys.readouterr().err
 
 
-def test_ray_trials_keep_their_objective_vector_and_constraints(ray_local, tmp_path):
+def test_ray_trials_keep_their_vectors_and_constraints_even_when_asha_stops_them(ray_local, tmp_path):
     import hypsearch
+    from hypsearch.runner.journal import read_all
 
     space = _costs_space(tmp_path, """\
-lr = floatv(0.0, 1.0)
-width = intv(1, 9)
-objective = [maximize(python("costs.py:score")), minimize(python("costs.py:size"))]
-constraints = [at_most("cost", 6)]
-search = search(algo = "random", trials = 4, seed = 0)
+data = iris()
+target = sequential(linear(out = oneof(2, 4, 8, 64)), relu(), linear(out = 3))
+train = train(epochs = 4, batch_size = 16, optimizer = sgd(lr = oneof(0.000001, 0.2), momentum = floatv(0.0, 0.9)))
+objective = [maximize("val_accuracy"), minimize(python("costs.py:energy"))]
+constraints = [at_most("params", 200)]
+search = search(algo = "random", trials = 6, seed = 4)
 """)
-    exp = hypsearch.run(space, executor="ray", out=str(tmp_path / "exp"), max_concurrent=2)
-    assert len(exp.trials) == 4 and all(t.status is Status.OK for t in exp.trials)
+    exp = hypsearch.run(space, executor="ray", out=str(tmp_path / "exp"), scheduler="asha", max_concurrent=1)
+    by_status = {}
     for t in exp.trials:
-        assert t.values == pytest.approx([-(t.choices["lr"] - 0.5) ** 2, t.choices["width"] * 1.5])
-        assert t.constraints == [t.choices["width"] - 6] and t.feasible is (t.choices["width"] <= 6)
-    feasible = [t for t in exp.trials if t.feasible]
-    assert (exp.best is not None) == bool(feasible) and (exp.best is None or exp.best.feasible)
+        by_status.setdefault(t.status.value, []).append(t)
+    assert by_status.get("stopped") and by_status.get("ok"), [(t.status, t.values) for t in exp.trials]
+    for t in by_status["ok"] + by_status["stopped"]:
+        last, out = t.metrics[-1], t.choices["target.layers[0].out"]
+        assert t.values == [last["val_accuracy"], out * 1.5] and t.constraints == [last["params"] - 200]
+        assert t.feasible is (last["params"] <= 200)
+    assert all(t.choices["target.layers[0].out"] == 64 and t.feasible is False for t in by_status.get("infeasible", []))
+    # The journal replays into an algorithm of two objectives and a constraint without a mismatch.
+    algo = hypsearch.search.algorithm("random", hypsearch.load(space).decisions, seed=4,
+                                      directions=["max", "min"], constraints=1)
+    for record in read_all(str(tmp_path / "exp" / "trials.jsonl")).events:
+        algo.observe(record)
+    assert {algo.trials[t.id].status.value for t in by_status["stopped"]} == {"stopped"}

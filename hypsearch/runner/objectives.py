@@ -76,14 +76,38 @@ def search_directions(program: Any, mode: str) -> tuple:
     return directions, len(bounds)
 
 
-def python_key(ref: str, taken: Dict[str, Any]) -> str:
-    """The metric a listed Python objective's value is recorded under: its function's name (a
-    registered objective's own name), numbered when two functions share it."""
-    name = ref.rpartition(":")[2] or ref
-    key, n = name, 2
-    while key in taken:
-        key, n = f"{name}_{n}", n + 1
-    return key
+def metric_names(objectives: List[Any]) -> List[str]:
+    """The metric each objective of a list is read from: its metric, or for a Python objective the
+    name its value is recorded under (its function's name, numbered when two share it)."""
+    out: List[str] = []
+    for o in objectives:
+        if o.ref is None:
+            out.append(o.metric)
+            continue
+        name = o.ref.rpartition(":")[2] or o.ref
+        key, n = name, 2
+        while key in out:
+            key, n = f"{name}_{n}", n + 1
+        out.append(key)
+    return out
+
+
+def vector_of(program: Any, metrics: Dict[str, Any]) -> tuple:
+    """(objective vector or None, constraint values or None) of a program with several objectives
+    or constraints, read from one epoch's metrics: for a trial a scheduler stopped, whose final
+    result never came (None, None for a single objective without constraints)."""
+    from .trial import objectives_of
+
+    if not is_multi(program):
+        return None, None
+    bounds = bounds_of(program)
+    if isinstance(program.objective, (list, tuple)):
+        names = metric_names(objectives_of(program))
+        raw = [metrics.get(n) for n in names]
+        values = [float(v) for v in raw] if all(_number(v) for v in raw) else None
+    else:
+        values = None  # one objective with constraints: the value alone, as the trial reports it
+    return values, constraint_values(bounds, metrics)
 
 
 def call_python_objectives(program: Any, objectives: List[Any], base_dir: Optional[str]) -> tuple:
@@ -99,7 +123,7 @@ def call_python_objectives(program: Any, objectives: List[Any], base_dir: Option
 
     metrics: Dict[str, Any] = {}
     out_objectives = []
-    for o in objectives:
+    for o, key in zip(objectives, metric_names(objectives)):
         if o.ref is None:
             out_objectives.append(o)
             continue
@@ -113,7 +137,6 @@ def call_python_objectives(program: Any, objectives: List[Any], base_dir: Option
             value, returned = objective_value(out, fn)
         except ValueError as e:
             raise TrialFailed(f"objective {o.ref} {e}") from None
-        key = python_key(o.ref, metrics)
         # Its other entries are metrics the list and the constraints can name; `value` is the key.
         metrics.update({k: v for k, v in returned.items() if k != "value" and _number(v)})
         metrics[key] = value
@@ -173,3 +196,20 @@ def check_python_objectives(space: Any, program: Any) -> None:
             if e.location is None:
                 raise HypError(e.message, loc) from None
             raise
+
+
+def stopped_record(program: Any, record: Any) -> Any:
+    """A trial a scheduler stopped, with its objective vector and constraint values read from its
+    last reported epoch (failed when that epoch lacks an objective of a list)."""
+    import dataclasses
+
+    from hypsearch.search.trial import Status
+
+    values, constraints = vector_of(program, record.metrics[-1] if record.metrics else {})
+    if values is None and isinstance(getattr(program, "objective", None), (list, tuple)):
+        return dataclasses.replace(record, status=Status.FAILED, value=None,
+                                   error="stopped early without every objective's value in its last epoch")
+    if values is None and constraints is None:
+        return record
+    return dataclasses.replace(record, values=values, constraints=constraints,
+                               feasible=None if constraints is None else all(c <= 0 for c in constraints))

@@ -21,6 +21,7 @@ from ray.tune.search import Searcher
 from hypsearch.search.trial import Status, Trial
 
 from .coordinator import Coordinator
+from .objectives import stopped_record
 from .state import Checkpoint, write_json_atomic
 
 OBJECTIVE_KEY = "objective"  # every report carries the objective under this name (ASHA reads it)
@@ -68,6 +69,8 @@ class HypSearcher(Searcher):
         tune_trial = self.trials.pop(trial_id, None)
         epochs = self.coord.epochs(spec)
         finished, fatal = finished_from_result(spec, result, error, history, _error_text(tune_trial), epochs)
+        if finished.status is Status.STOPPED and finished.values is None and finished.constraints is None:
+            finished = stopped_record(self.coord.program(spec), finished)  # no final report: read its last epoch
         if tune_trial is not None:
             finished.attempts = spec.attempts + tune_trial.run_metadata.num_failures
         self.coord.complete(finished, fatal)
