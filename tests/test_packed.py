@@ -186,3 +186,20 @@ def test_a_recipe_fit_rejects_is_reported_as_unpacked():
     finished = {t.id: t for t, _, _ in evaluate_pack(trials_of(programs), programs)}
     assert finished[0].status is Status.OK
     assert finished[1].status is Status.INVALID and "clip must be > 0" in finished[1].error
+
+
+@pytest.mark.parametrize("opt", ["adamw(lr = 0.01, weight_decay = 0.1)", "adam(lr = 0.01)", "sgd(lr = 0.05, momentum = 0.9)"])
+def test_a_member_that_stops_first_keeps_the_weights_of_its_last_epoch(opt):
+    # Member 0 trains 1 epoch, member 1 two: member 0's parameters must not move (nor decay) after
+    # its last epoch, or its saved model would not be the one its metrics were measured on.
+    short = program(MLP, opt=opt, wd=0.0 if "adamw" in opt else 0.01, seed=1, extra="")
+    long = program(MLP, opt=opt, wd=0.0 if "adamw" in opt else 0.01, seed=2, extra="")
+    short.rebind({"train.epochs": 1})
+    dataset = load_data(short.data, None)
+    alone = built(short, dataset)
+    fit(alone, dataset, short.train)
+    members = [Member(built(p, dataset), p.train, p.train.seed) for p in (short, long)]
+    results, pop = train_population(members, dataset)
+    assert [len(r.history) for r in results] == [1, 2]
+    for name, value in pop.member_state(0).items():
+        assert torch.allclose(value.reshape(alone.get_parameter(name).shape), alone.get_parameter(name), atol=1e-5), name

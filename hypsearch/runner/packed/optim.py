@@ -4,7 +4,9 @@ Each member keeps its own hyperparameters as a (K, 1) column: learning rate (tim
 factor at this step), betas or momentum, weight decay, gradient-norm clipping. The updates are
 torch's own single-tensor Adam, AdamW and SGD formulas written once for all members, so a member
 follows the same trajectory as `fit` with `torch.optim` (to float rounding). Members that are not
-`active` (failed, stopped by patience, past their epochs) are left exactly as they are.
+`active` (failed, stopped, past their epochs or patience) are left exactly as they are: their
+learning rate is 0 for the step, weight decay included (before, decay and the L2 term still moved
+a member whose training had ended, so its saved weights were not those its metrics came from).
 """
 
 from __future__ import annotations
@@ -86,13 +88,21 @@ class PopulationOptimizer:
         self.steps = 0
         self.m = torch.zeros_like(flat, requires_grad=False)
         self.v = torch.zeros_like(flat, requires_grad=False) if self.kind != "sgd" else None
+        # Members that share their betas (the usual case: a search of lr, decay, dropout, seed)
+        # take torch's fused Adam kernel; a buffer for its direction.
+        shared_betas = isinstance(self.beta1, float) and isinstance(self.beta2, float)
+        self.fused = torch.zeros_like(flat) if self.kind != "sgd" and shared_betas and hasattr(torch, "_fused_adam_") \
+            else None
+        self._step_t = torch.zeros((), dtype=torch.float32, device=dev)
 
     @torch.no_grad()
     def step(self, active: torch.Tensor, factor: Optional[torch.Tensor] = None, all_active: bool = False) -> None:
         """One update of every active member ((K, 1) bool; `all_active`: the caller knows they all
         are); `factor`: (K, 1) schedule factors of the learning rates."""
         gs, ms = self.grads(), self.blocks(self.m)
-        if not all_active:  # a failed or stopped member: zero gradient, zero momentum, no update
+        lr = self.lr if factor is None else self.lr * factor
+        if not all_active:  # a failed or stopped member: zero gradient and momentum, learning rate 0
+            lr = lr * active  # (weight decay included: its parameters stay as they were)
             for gr, m in zip(gs, ms):
                 gr.masked_fill_(~active, 0.0)
                 m.masked_fill_(~active, 0.0)
@@ -101,42 +111,49 @@ class PopulationOptimizer:
             coef = torch.clamp(self.clip / (norm + 1e-6), max=1.0)
             for gr in gs:
                 gr.mul_(coef)
-        lr = self.lr if factor is None else self.lr * factor
         self.steps += 1
         ps = self.blocks(self.flat.detach())
         if self.kind == "sgd":
             for p, gr, m in zip(ps, gs, ms):
                 self._sgd(p, gr, m, lr)
-        else:
-            t = self.steps
-            b1, b2 = self.beta1, self.beta2
-            step = lr / (1 - b1 ** t)
-            if not all_active:
-                step = torch.where(active, step, 1.0)  # their m is zero: nothing moves
-            bc2_sqrt = (1 - b2 ** t) ** 0.5
-            # p -= step * m / (sqrt(v) / bc2_sqrt + eps), folded as p -= m / (sqrt(v) / (bc2_sqrt step) + eps / step)
-            scale, offset = 1.0 / (bc2_sqrt * step), self.eps / step
-            decay = 1 - lr * self.wd if self.kind == "adamw" and self.any_wd else None
-            for p, gr, m, v in zip(ps, gs, ms, self.blocks(self.v)):
-                self._adam(p, gr, m, v, b1, b2, scale, offset, decay)
+            return
+        if self.kind == "adamw" and self.any_wd:  # decoupled: p *= 1 - lr wd
+            decay = 1 - lr * self.wd
+            for p in ps:
+                p.mul_(decay)
+        elif self.any_wd:  # adam's L2 penalty: g += wd p
+            for p, gr in zip(ps, gs):
+                gr.add_(p * self.wd) if isinstance(self.wd, float) else gr.addcmul_(p, self.wd)
+        if self.fused is not None:
+            self._fused_adam(ps, gs, ms, lr)
+            return
+        t = self.steps
+        b1, b2 = self.beta1, self.beta2
+        bc2_sqrt = (1 - b2 ** t) ** 0.5
+        step = lr / (1 - b1 ** t)
+        for p, gr, m, v in zip(ps, gs, ms, self.blocks(self.v)):
+            m.lerp_(gr, 1 - b1)
+            v.lerp_(gr * gr, 1 - b2)
+            denom = v.sqrt().div_(bc2_sqrt).add_(self.eps)
+            p.addcdiv_(m * step, denom, value=-1.0)
+
+    def _fused_adam(self, ps, gs, ms, lr) -> None:
+        """Adam's moments and bias-corrected direction m / (sqrt(v) + eps) in one pass per block
+        (torch's fused kernel, lr -1 into a zeroed buffer), then p -= lr u with each member's lr:
+        a third of the memory passes of the step written out op by op."""
+        u = self.fused
+        u.zero_()
+        self._step_t.fill_(float(self.steps))
+        torch._fused_adam_(self.blocks(u), gs, ms, self.blocks(self.v), [], [self._step_t] * len(gs), lr=-1.0,
+                           beta1=self.beta1, beta2=self.beta2, weight_decay=0.0, eps=self.eps, amsgrad=False,
+                           maximize=False)
+        for p, d in zip(ps, self.blocks(u)):
+            p.addcmul_(d, lr, value=-1.0)
 
     def _flat_grads(self) -> List[torch.Tensor]:
         g = self.flat.grad
         self.flat.grad = None
         return self.blocks(g)
-
-    def _adam(self, p, g, m, v, b1, b2, scale, offset, decay) -> None:
-        if decay is not None:
-            p.mul_(decay)
-        elif self.kind == "adam" and self.any_wd:
-            g.add_(p * self.wd) if isinstance(self.wd, float) else g.addcmul_(p, self.wd)  # L2 penalty
-        m.lerp_(g, 1 - b1)
-        if isinstance(b2, float):
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-        else:
-            v.lerp_(g * g, 1 - b2)
-        denom = v.sqrt().mul_(scale).add_(offset)
-        p.addcdiv_(m, denom, value=-1.0)
 
     def _sgd(self, p, g, m, lr) -> None:
         if self.any_wd:
