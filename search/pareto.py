@@ -114,3 +114,28 @@ def chebyshev(points: np.ndarray, weights: np.ndarray, low: np.ndarray, high: np
     gap = (high - np.asarray(points, dtype=float)) / span  # 0 at the best value seen, per objective
     weighted = gap * weights
     return -(weighted.max(axis=-1) + rho * weighted.sum(axis=-1))
+
+
+def hypervolume_improvement(candidates: np.ndarray, front: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The hypervolume each candidate point alone adds to `front` (maximising), exact and
+    vectorised for one or two objectives: `candidates` is (..., m) with m of 1 or 2, the result
+    has the leading shape. Used for expected hypervolume improvement over posterior draws."""
+    reference = np.asarray(reference, dtype=float)
+    candidates = np.asarray(candidates, dtype=float)
+    m = len(reference)
+    if m not in (1, 2) or candidates.shape[-1] != m:
+        raise ValueError(f"hypervolume_improvement takes one or two objectives, got {m}")
+    front = np.asarray(front, dtype=float).reshape(-1, m)
+    front = front[np.all(front > reference, axis=1)]
+    if m == 1:
+        top = float(front[:, 0].max()) if len(front) else float(reference[0])
+        return np.maximum(candidates[..., 0] - top, 0.0)
+    if len(front):
+        front = np.unique(front[front_mask(front)], axis=0)  # x rising, so y falling
+    # The dominated region is a staircase: over (x[j-1], x[j]] it reaches up to level[j].
+    xs = np.concatenate([[reference[0]], front[:, 0], [np.inf]])
+    level = np.concatenate([front[:, 1], [reference[1]]])
+    x, y = candidates[..., 0:1], candidates[..., 1:2]
+    width = np.clip(np.minimum(x, xs[1:]) - xs[:-1], 0.0, None)
+    height = np.clip(y - level, 0.0, None)
+    return (width * height).sum(axis=-1)
