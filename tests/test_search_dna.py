@@ -55,6 +55,7 @@ def test_a_dna_spec_for_other_decisions_is_refused():
 
 # -- the hierarchical spec of Space.to_pyglove() ------------------------------------------------
 
+import functools
 import glob
 import os
 import random
@@ -87,12 +88,19 @@ def test_pg_iter_over_to_pyglove_drives_the_algorithm_and_materializes_its_progr
         assert space.choices_of(example) is not None
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=os.path.basename)
-def test_both_dna_specs_encode_every_program_and_decode_it_back(example):
+@functools.lru_cache(maxsize=None)
+def _tree(example):
+    # pyglove builds its tree spec slowly for wide integer ranges (a oneof over each value, as
+    # pyglove has no integer primitive): build each example's once.
     space = hypsearch.load(example)
     hyper = space.to_pyglove()
-    tree = pg.dna_spec(hyper)
-    for seed in range(12):
+    return space, hyper, pg.dna_spec(hyper)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=os.path.basename)
+def test_both_dna_specs_encode_every_program_and_decode_it_back(example):
+    space, hyper, tree = _tree(example)
+    for seed in range(4):
         a = space.random_assignment(random.Random(seed))
         for spec in (space.dna_spec(), tree):
             dna = space.to_dna(a, spec)
@@ -121,8 +129,7 @@ def test_any_dna_of_the_tree_spec_decodes_to_a_program_of_the_space(text, seed):
 
 
 def test_pyglove_mutators_on_tree_dna_give_programs_of_the_space():
-    space = hypsearch.load(os.path.join(ROOT, "examples", "cifar10.hyp"))
-    tree = pg.dna_spec(space.to_pyglove())
+    space, _, tree = _tree(os.path.join(ROOT, "examples", "cifar10.hyp"))
     mutator = pg.evolution.mutators.Uniform(seed=2)
     for seed in range(10):
         parent = space.to_dna(space.random_assignment(random.Random(seed)), tree)
