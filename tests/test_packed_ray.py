@@ -88,6 +88,30 @@ def test_a_member_that_kills_its_packs_process_fails_alone(tmp_path):
     assert sorted(r["choices"]["x"] for r in finished) == list(range(6))  # one finished line each
 
 
+def test_on_ray_a_diverging_member_and_one_that_kills_the_process_fail_alone(ray_local, tmp_path):
+    diverging = tmp_path / "nan.hyp"
+    diverging.write_text(textwrap.dedent("""\
+        data = digits()
+        target = sequential(linear(out = 16), relu(), linear(out = 10))
+        train = train(epochs = 2, batch_size = 64, optimizer = sgd(lr = oneof(0.05, 1e30), momentum = 0.9))
+        objective = maximize("val_accuracy")
+    """))
+    exp = hypsearch.run(str(diverging), executor="ray", algo="random", trials=2, seed=0, pack=2,
+                        out=str(tmp_path / "nan"))
+    by_lr = {t.choices["train.optimizer.lr"]: t for t in exp.trials}
+    assert by_lr[0.05].status is Status.OK
+    assert by_lr[1e30].status is Status.FAILED and ("is nan" in by_lr[1e30].error or "is inf" in by_lr[1e30].error)
+
+    (tmp_path / "crash.py").write_text(CRASH)
+    space = tmp_path / "space.hyp"
+    space.write_text('x = oneof(0, 1, 2, 3)\nobjective = maximize(python("crash.py:score"))\n')
+    exp = hypsearch.run(str(space), executor="ray", algo="random", trials=4, seed=0, pack=4, max_failures=1,
+                        out=str(tmp_path / "crash"))
+    by_x = {t.choices["x"]: t for t in exp.trials}
+    assert by_x[2].status is Status.FAILED and "died (exit code 3) in each of 2 attempts" in by_x[2].error
+    assert all(by_x[x].status is Status.OK and by_x[x].value == x for x in (0, 1, 3))
+
+
 SLOW = textwrap.dedent("""\
     import time
 

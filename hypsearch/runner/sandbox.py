@@ -155,11 +155,13 @@ class Sandbox:
 
     def run_pack(self, trials: Sequence[Trial], filename: Optional[str], device: str = "cpu",
                  base_dir: Optional[str] = None, threads: int = 1, repeats: int = 1,
-                 weights: Optional[str] = None) -> Iterator[Outcome]:
+                 weights: Optional[str] = None,
+                 stopper: Optional[Callable[[int, Dict[int, float]], Any]] = None) -> Iterator[Outcome]:
         """Train trials as packs in the worker (`packed.loop.evaluate_pack`); an outcome per trial as
         each finishes (`has_model`: its weights are in WEIGHTS/ID.pt, `weights` given). When the
         worker dies (or the pack outlives the timeout, which then bounds the whole pack) the trials
-        not finished yet end failed with the reason, `died` as for `run`."""
+        not finished yet end failed with the reason, `died` as for `run`. `stopper` (see
+        `evaluate_pack`) is called here, in this process, for the worker's members after each epoch."""
         started = time.time()
         try:
             self._ensure()
@@ -169,36 +171,51 @@ class Sandbox:
             return
         deadline = None if not self.timeout else time.monotonic() + self.timeout
         left = {t.id: t for t in trials}
-        self._conn.send(("pack", [t.to_json() for t in trials], filename, device, base_dir, threads, repeats, weights))
-        while True:  # until the worker says the pack is over (its last message), or dies
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                ready = self._conn.poll(wait)
-            except (EOFError, OSError):
-                ready = True
-            if not ready:
-                self._kill()
-                for t in left.values():
-                    yield Outcome(self._ended(t, started, f"timed out: its pack ran past {self.timeout:g} s "
-                                                          "(--trial-timeout); the pack's worker was killed"))
-                return
-            try:
-                message = self._conn.recv()
-            except (EOFError, OSError):
-                code = self._reap()
-                if not left:  # it died after its last member: the next pack gets a fresh one
+        self._conn.send(("pack", [t.to_json() for t in trials], filename, device, base_dir, threads, repeats, weights,
+                         stopper is not None))
+        over = False  # the worker said the pack is over, or is gone
+        try:
+            while True:  # until the worker says the pack is over (its last message), or dies
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    ready = self._conn.poll(wait)
+                except (EOFError, OSError):
+                    ready = True
+                if not ready:
+                    self._kill()
+                    over = True
+                    for t in left.values():
+                        yield Outcome(self._ended(t, started, f"timed out: its pack ran past {self.timeout:g} s "
+                                                              "(--trial-timeout); the pack's worker was killed"))
                     return
-                for t in left.values():
-                    yield Outcome(self._ended(t, started, f"the pack's worker died ({describe_exit(code)})"),
-                                  died=True)
-                return
-            if message[0] == "member":
-                _, record, fatal, has_model = message
-                finished = Trial.from_json(record)
-                if left.pop(finished.id, None) is not None:
-                    yield Outcome(finished, fatal=fatal, has_model=has_model)
-            elif message[0] == "packed":
-                break
+                try:
+                    message = self._conn.recv()
+                except (EOFError, OSError):
+                    code = self._reap()
+                    over = True
+                    if not left:  # it died after its last member: the next pack gets a fresh one
+                        return
+                    for t in left.values():
+                        yield Outcome(self._ended(t, started, f"the pack's worker died ({describe_exit(code)})"),
+                                      died=True)
+                    return
+                if message[0] == "member":
+                    _, record, fatal, has_model = message
+                    finished = Trial.from_json(record)
+                    if left.pop(finished.id, None) is not None:
+                        yield Outcome(finished, fatal=fatal, has_model=has_model)
+                elif message[0] == "ask":  # the members' epoch: which of them the stopper stops
+                    try:
+                        stop = [int(i) for i in stopper(message[1], message[2])] if stopper is not None else []
+                    except Exception:  # the stopper unreachable (its actor gone): they train on
+                        stop = []
+                    self._conn.send(("stop", stop))
+                elif message[0] == "packed":
+                    over = True
+                    break
+        finally:
+            if not over:  # the caller stopped reading mid-pack (or raised): the worker must not run on
+                self._kill()
         for t in left.values():  # not reported by a worker that finished the pack: never silently lost
             yield Outcome(self._ended(t, started, "the pack ended without a result for this trial"))
 
@@ -311,7 +328,7 @@ def _serve_pack(conn: Any, message: Any) -> None:
     from .packed.loop import evaluate_pack
     from .worker import rebuild, save_weights
 
-    _, records, filename, device, base_dir, threads, repeats, weights = message
+    _, records, filename, device, base_dir, threads, repeats, weights, asks = message
     if device == "cpu":
         import torch
         torch.set_num_threads(max(1, int(threads)))
@@ -329,7 +346,8 @@ def _serve_pack(conn: Any, message: Any) -> None:
     started = time.time()
     try:
         for finished, model, fatal in evaluate_pack(trials, programs, repeats=repeats, device=device,
-                                                    base_dir=base_dir, threads=threads):
+                                                    base_dir=base_dir, threads=threads,
+                                                    stopper=(lambda epoch, values: _ask(conn, epoch, values)) if asks else None):
             done.add(finished.id)
             saved = model is not None and weights is not None and finished.status.has_value
             if saved:
@@ -344,3 +362,10 @@ def _serve_pack(conn: Any, message: Any) -> None:
                     trial, status=Status.FAILED, error=f"its pack raised {type(e).__name__}{detail}",
                     started=started, finished=time.time()).to_json(), False, False))
     conn.send(("packed",))
+
+
+def _ask(conn: Any, epoch: int, values: Dict[int, float]) -> list:
+    """The driver's stopper, asked over the pipe: the members to stop after this epoch."""
+    conn.send(("ask", epoch, values))
+    reply = conn.recv()
+    return list(reply[1]) if reply and reply[0] == "stop" else []

@@ -148,9 +148,6 @@ def _validate(s: RunSettings) -> None:
     if (s.pack > 1 or s.repeats > 1) and s.scheduler == "pbt":
         raise HypError("--scheduler pbt exploits and perturbs whole trials between epochs: it does not take "
                        "--pack or --repeats (use --scheduler fifo or asha with them)")
-    if (s.pack > 1 or s.repeats > 1) and s.scheduler == "asha" and s.trial_timeout is not None:
-        raise HypError("--scheduler asha with --pack stops members inside their pack's Ray worker, and "
-                       "--trial-timeout runs a pack in a separate process: use one of them")
     check_algo_options(s.algo, s.algo_options)
     if isinstance(s.log, str):
         s.log = [s.log]

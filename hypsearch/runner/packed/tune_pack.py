@@ -33,8 +33,9 @@ class PackSearcher(HypSearcher):
     """A hypsearch algorithm as a Tune searcher whose every Tune trial is a pack of trials."""
 
     def __init__(self, coord: Any, per_pack: int, repeats: int = 1, early_stop: bool = False,
-                 trials: Optional[Dict[str, Any]] = None, threads: int = 1):
+                 trials: Optional[Dict[str, Any]] = None, threads: int = 1, max_failures: int = 0):
         super().__init__(coord, trials, threads)
+        self.max_failures = max_failures  # retries of a member whose process died, run alone
         self.per_pack = max(1, int(per_pack))
         self.repeats = max(1, int(repeats))
         self.early_stop = early_stop
@@ -52,7 +53,7 @@ class PackSearcher(HypSearcher):
         self._packs[trial_id] = {t.id: t for t in members}
         return {"hyp_pack": [{"id": t.id, "program": t.program} for t in members], "hyp_file": self.coord.space_file,
                 "hyp_weights": self.coord.exp.weights, "hyp_threads": self.threads, "hyp_repeats": self.repeats,
-                "hyp_early_stop": int(self.early_stop)}
+                "hyp_early_stop": int(self.early_stop), "hyp_max_failures": int(self.max_failures)}
 
     def on_trial_result(self, trial_id: str, result: Dict[str, Any]) -> None:
         for record, fatal in finished_members(result):
@@ -102,14 +103,17 @@ def finished_members(result: Optional[Dict[str, Any]]) -> List["tuple[Trial, boo
 
 
 def pack_trainable(config: Dict[str, Any], stopper: Any = None, timeout: Optional[float] = None) -> None:
-    """A Tune function trainable that trains one pack and reports each member as it finishes
-    (`timeout`: in a sandbox worker killed when the pack runs longer)."""
+    """A Tune function trainable that trains one pack and reports each member as it finishes.
+
+    The pack trains in this Ray worker's sandbox (`sandbox.py`), so a member that kills the process
+    (a segfault, `os._exit`, the OOM killer) takes only the sandbox worker: the pack's unfinished
+    members then run one by one, each retried up to `--max-failures` times, and the one that
+    crashes fails alone. `timeout` (`--trial-timeout`) bounds the pack."""
     import ray
     from ray import tune
 
-    from ..executor_ray import _quiet_sigterm
-    from ..worker import rebuild, save_weights
-    from .loop import evaluate_pack
+    from ..executor_ray import _SANDBOX, _quiet_sigterm
+    from ..sandbox import Sandbox
 
     _quiet_sigterm()
     device = "cpu"
@@ -119,65 +123,42 @@ def pack_trainable(config: Dict[str, Any], stopper: Any = None, timeout: Optiona
             device = "cuda"
     hyp_file = config.get("hyp_file")
     base_dir = os.path.dirname(hyp_file) if hyp_file else None
-    threads = int(config.get("hyp_threads", 1))
-    if device == "cpu":
-        import torch
-        torch.set_num_threads(max(1, threads))
-    trials: List[Trial] = []
-    programs: List[Any] = []
-    for member in config["hyp_pack"]:
-        carrier = Trial(int(member["id"]), {}, program=member["program"])
-        started = time.time()
-        try:
-            program = rebuild(member["program"], hyp_file)
-        except Exception as e:  # a program text that does not parse back: invalid, not retried
-            bad = dataclasses.replace(carrier, status=Status.INVALID, error=f"{type(e).__name__}: {e}",
-                                      started=started, finished=time.time())
-            tune.report({"hyp_finished": json.dumps([[bad.to_json(), 0]])})
-            continue
-        trials.append(carrier)
-        programs.append(program)
+    trials = [Trial(int(m["id"]), {}, program=m["program"]) for m in config["hyp_pack"]]
     ask = None
     if stopper is not None and config.get("hyp_early_stop"):
         def ask(epoch: int, values: Dict[int, float]) -> Iterable[int]:
             return ray.get(stopper.decide.remote(epoch, values))
-    weights = config.get("hyp_weights")
-    if timeout:
-        _in_sandbox(trials, config, device, base_dir, threads, float(timeout))
-        tune.report({"hyp_done": 1})
-        return
-    for finished, model, fatal in evaluate_pack(trials, programs, repeats=int(config.get("hyp_repeats", 1)),
-                                                device=device, base_dir=base_dir, threads=threads, stopper=ask):
-        if finished.status.has_value and model is not None and weights:
-            os.makedirs(weights, exist_ok=True)
-            save_weights(os.path.join(weights, f"{finished.id}.pt"), model, finished.program, hyp_file)
-        row = {"hyp_finished": json.dumps([[finished.to_json(), int(fatal)]])}
-        if finished.value is not None and math.isfinite(finished.value):
-            row[OBJECTIVE_KEY] = finished.value
-        tune.report(row)
-    tune.report({"hyp_done": 1})
-
-
-def _in_sandbox(trials: List[Trial], config: Dict[str, Any], device: str, base_dir: Optional[str], threads: int,
-                timeout: float) -> None:
-    """The pack in this Ray worker's sandbox (`--trial-timeout`: the pack's limit); each member
-    reported as it finishes. A dead sandbox worker fails the Tune trial, which Tune retries."""
-    from ray import tune
-
-    from ..executor_ray import _SANDBOX
-
     if not _SANDBOX:
-        from ..sandbox import Sandbox
         _SANDBOX.append(Sandbox())
     sandbox = _SANDBOX[0]
-    sandbox.timeout = timeout
-    for outcome in sandbox.run_pack(trials, config.get("hyp_file"), device=device, base_dir=base_dir,
-                                    threads=threads, repeats=int(config.get("hyp_repeats", 1)),
-                                    weights=config.get("hyp_weights")):
-        if outcome.died:  # as if this Ray worker had died
-            raise RuntimeError(outcome.trial.error)
+    sandbox.timeout = float(timeout) if timeout else None
+    options = dict(device=device, base_dir=base_dir, threads=int(config.get("hyp_threads", 1)),
+                   repeats=int(config.get("hyp_repeats", 1)), weights=config.get("hyp_weights"), stopper=ask)
+
+    def report(outcome: Any) -> None:
         row = {"hyp_finished": json.dumps([[outcome.trial.to_json(), int(outcome.fatal)]])}
+        if outcome.trial.value is not None and math.isfinite(outcome.trial.value):
+            row[OBJECTIVE_KEY] = outcome.trial.value
         tune.report(row)
+
+    lost = []
+    for outcome in sandbox.run_pack(trials, hyp_file, **options):
+        if outcome.died:
+            lost.append(outcome)
+        else:
+            report(outcome)
+    retries = int(config.get("hyp_max_failures", 0))
+    for outcome in lost:  # one by one, so a member that crashes the process fails alone
+        member = dataclasses.replace(outcome.trial, status=Status.PENDING, error=None)
+        attempts = 1  # its pack's
+        while outcome.died and attempts <= retries:
+            outcome = list(sandbox.run_pack([member], hyp_file, **options))[0]  # to its end: the pipe stays in step
+            attempts += 1
+        if outcome.died and attempts > 1:
+            outcome.trial = dataclasses.replace(outcome.trial, error=f"{outcome.trial.error} in each of {attempts} "
+                                                                     "attempts (its pack's, then alone)")
+        report(outcome)
+    tune.report({"hyp_done": 1})
 
 
 class MemberStopper:
@@ -234,7 +215,8 @@ def run_packs(tune: Any, coord: Any, settings: Any, fit: Any, fit_args: Dict[str
         remaining = coord.budget_left()
         while remaining > 0 and coord.fatal is None and not coord.exhausted:
             searcher = PackSearcher(coord, per_pack, settings.repeats, early_stop=stopper is not None,
-                                    threads=max(1, int(settings.cpus_per_trial)))
+                                    threads=max(1, int(settings.cpus_per_trial)),
+                                    max_failures=int(settings.max_failures))
             fit(tune, trainable, coord=coord, settings=settings, scheduler=None,
                 samples=min(math.ceil(remaining / per_pack), CHUNK), searcher=searcher, **fit_args)
             remaining = coord.budget_left()
