@@ -233,7 +233,7 @@ def _plain(recipe: Any) -> Any:
     """The recipe's fields as plain attributes, read once: a symbolic attribute read costs about
     10 us, and `fit` makes some thirty (0.3 ms a call, a sixth of a small MLP's train step)."""
     args = getattr(recipe, "sym_init_args", None)
-    return SimpleNamespace(**dict(args)) if args is not None else recipe
+    return SimpleNamespace(**dict(args.sym_items())) if args is not None else recipe
 
 
 def _check_recipe(recipe: Any) -> None:
