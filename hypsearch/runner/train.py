@@ -450,8 +450,11 @@ def _validate(model: torch.nn.Module, forward: Callable, batches: Any, dataset: 
         outs.append(forward(xb, tb).float())
         ys.append(yb)
         ts.append(tb)
-    out, y = torch.cat(outs), torch.cat(ys)
-    task = None if ts[0] is None else torch.cat(ts)
+    if len(outs) == 1:  # the usual case (up to EVAL_BATCH samples): no copy
+        out, y, task = outs[0], ys[0], ts[0]
+    else:
+        out, y = torch.cat(outs), torch.cat(ys)
+        task = None if ts[0] is None else torch.cat(ts)
     return validation_metrics(out, y, task, dataset, float(loss_of(out, y)))
 
 
