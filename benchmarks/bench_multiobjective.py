@@ -19,10 +19,12 @@ license to redistribute, so it is never copied into this repository.
 Methods: random, evolution, mcts and smbo of hypsearch (directions=["max", "min"]), Optuna's
 NSGAIISampler, TPESampler (multi-objective) and RandomSampler, paired by seed (the same seeds
 for every method), with 95% paired bootstrap intervals of each method's difference from the best
-Optuna sampler at that budget.
+Optuna sampler at that budget, and from hypsearch's random search.
 
     python benchmarks/bench_multiobjective.py --seeds 20 --budgets 50,100,200
     python benchmarks/bench_multiobjective.py --seeds 5 --which front --methods smbo,optuna-nsga2
+
+The figures of the last full run are in benchmarks/results/multiobjective/.
 """
 
 from __future__ import annotations
@@ -229,6 +231,18 @@ def report(problem: Problem, results: dict, budgets: Sequence[int], which: str, 
             m, lo, hi = bootstrap(d, rng)
             row.append(f"{name} {m:+.4f} [{lo:+.4f}, {hi:+.4f}]")
         print("  " + row[0] + "\n    " + "\n    ".join(row[1:]))
+    if "random" not in results:
+        return
+    print("\npaired differences from random (hypsearch's) at each budget (mean [95% bootstrap interval]):")
+    for i, b in enumerate(budgets):
+        row = []
+        for name in results:
+            if name == "random":
+                continue
+            d = np.array(results[name]["values"])[:, i] - np.array(results["random"]["values"])[:, i]
+            m, lo, hi = bootstrap(d[np.isfinite(d)], rng)
+            row.append(f"{name} {m:+.4f} [{lo:+.4f}, {hi:+.4f}]")
+        print(f"  @{b}:\n    " + "\n    ".join(row))
 
 
 def main(argv=None) -> int:
