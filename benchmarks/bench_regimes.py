@@ -15,8 +15,8 @@
    - `default`: hypsearch's feature_subsets ensemble, ENSEMBLE_DEFAULT (one fixed recipe for all
      three sets, chosen on other data: see docs/regimes.md);
    - `searched`: the best of an `--ens-trials` random search over ENSEMBLE_SEARCH, each outer fold
-     its own search (the first `--search-folds` folds), scored on an inner stratified 25% holdout
-     of the outer training fold only, then retrained on the whole training fold;
+     its own search (folds `--search-start` to `--search-folds` - 1), scored on an inner
+     stratified 25% holdout of the outer training fold only, then retrained on the whole fold;
    - `sklearn`: RandomForest, HistGradientBoosting, LogisticRegression, SVC, MLPClassifier, defaults;
    - `hypertab`: the `hypertab` package's HyperTabClassifier with its defaults, on the first
      `--hypertab-folds` folds, run by `--hypertab-python` (its torchvision does not import beside
@@ -315,7 +315,7 @@ def ensembles_part(args, done: Optional[Callable[[Dict[str, Any]], None]] = None
             if "default" in columns:
                 columns["default"].append(balanced_accuracy_score(
                     y[te], _train_ensemble(default, x_tr, y[tr], x_te, classes, fold).argmax(1)))
-            if "searched" in columns and fold < args.search_folds:
+            if "searched" in columns and args.search_start <= fold < args.search_folds:
                 best = _search_ensemble(name, x[tr], y[tr], args, fold)
                 searched_programs.append(program_text(best))
                 columns["searched"].append(balanced_accuracy_score(
@@ -326,7 +326,8 @@ def ensembles_part(args, done: Optional[Callable[[Dict[str, Any]], None]] = None
             if columns:
                 _say(f"{name} fold {fold}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in columns.items()
                                                          if len(v) == fold + 1) + f" ({time.time() - t0:.0f}s)")
-        entry: Dict[str, Any] = {"scores": columns, "seconds": time.time() - t0}
+        entry: Dict[str, Any] = {"scores": columns, "seconds": time.time() - t0,
+                                 "first_fold": {"searched": args.search_start}}
         if searched_programs:
             entry["searched_programs"] = searched_programs
         if "hypertab" in args.columns:
@@ -367,8 +368,11 @@ def ensemble_tables(results: List[Dict[str, Any]]) -> str:
     for r in results:
         for name, entry in r.get("ensembles", {}).items():
             for col, v in entry["scores"].items():
-                if v:
-                    merged.setdefault(name, {}).setdefault(col, v)
+                have = merged.setdefault(name, {})
+                if v and col not in have and entry.get("first_fold", {}).get(col, 0) == 0:
+                    have[col] = list(v)
+                elif v and col in have and entry.get("first_fold", {}).get(col, 0) == len(have[col]):
+                    have[col] += v  # a later run continuing this column's folds (--search-start)
     lines = []
     for name, cols in merged.items():
         ours = [c for c in ("default", "searched") if c in cols]
@@ -423,6 +427,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--ens-trials", type=int, default=24, help="search trials per outer fold")
     ap.add_argument("--search-folds", type=int, default=25, help="outer folds that get a search (the first N)")
+    ap.add_argument("--search-start", type=int, default=0,
+                    help="the first outer fold that gets a search (to continue an earlier run's column)")
     ap.add_argument("--columns", nargs="+", default=["default", "searched", "sklearn", "hypertab"],
                     choices=["default", "searched", "sklearn", "hypertab"], help="ensembles part: what to run")
     ap.add_argument("--hypertab-python", default="python",
