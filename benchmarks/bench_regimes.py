@@ -311,6 +311,7 @@ def ensembles_part(args, done: Optional[Callable[[Dict[str, Any]], None]] = None
         t0 = time.time()
         searched_programs = []
         for fold, (tr, te) in enumerate(splits):
+            before = {k: len(v) for k, v in columns.items()}
             x_tr, x_te = _standardise(x[tr], x[te])
             if "default" in columns:
                 columns["default"].append(balanced_accuracy_score(
@@ -323,9 +324,10 @@ def ensembles_part(args, done: Optional[Callable[[Dict[str, Any]], None]] = None
             for peer, make in peers.items():
                 if peer in columns:
                     columns[peer].append(balanced_accuracy_score(y[te], make(fold).fit(x_tr, y[tr]).predict(x_te)))
-            if columns:
-                _say(f"{name} fold {fold}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in columns.items()
-                                                         if len(v) == fold + 1) + f" ({time.time() - t0:.0f}s)")
+            scored = {k: v[-1] for k, v in columns.items() if len(v) > before[k]}
+            if scored:
+                _say(f"{name} fold {fold}: " + ", ".join(f"{k} {v:.4f}" for k, v in scored.items())
+                     + f" ({time.time() - t0:.0f}s)")
         entry: Dict[str, Any] = {"scores": columns, "seconds": time.time() - t0,
                                  "first_fold": {"searched": args.search_start}}
         if searched_programs:
