@@ -261,29 +261,22 @@ class MCTS(Algorithm):
     def _on_told(self, trial: Trial) -> None:
         path = self._paths.pop(trial.id)
         final = trial.status is Status.OK
-        if self.multi:
-            reward = self._front_reward(trial)
-            for n in path:
-                n.p -= 1
-                if final:
-                    n.n += 1
-                    n.w += reward
-            if final and trial.feasible is not False:
-                self._points.append(self.objectives(trial))
-            self.guide.observe(self.row(trial), reward, trial.budget)
-            self.model.observe(trial.id, self.row(trial), self.objectives(trial), trial.constraints, trial.feasible,
-                               trial.budget)
-            return
-        value = self.score(trial)
-        reward = self._reward(value)
+        value = None if self.multi else self.score(trial)
+        reward = self._front_reward(trial) if self.multi else self._reward(value)
         for n in path:
             n.p -= 1
             if final:
                 n.n += 1
                 n.w += reward
+        self.guide.observe(self.row(trial), reward, trial.budget)
+        if self.multi:
+            if final and trial.feasible is not False:
+                self._points.append(self.objectives(trial))
+            self.model.observe(trial.id, self.row(trial), self.objectives(trial), trial.constraints, trial.feasible,
+                               trial.budget)
+            return
         if final:
             bisect.insort(self._finals, value)
-        self.guide.observe(self.row(trial), reward, trial.budget)
         self.surrogate.observe(trial.id, self.row(trial), value, trial.budget)
 
     def _on_failed(self, trial: Trial) -> None:
