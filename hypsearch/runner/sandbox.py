@@ -126,12 +126,7 @@ class Sandbox:
         deadline = None if not self.timeout else time.monotonic() + self.timeout
         self._conn.send(("run", trial.to_json(), program_text, filename, device, base_dir, threads))
         while True:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                ready = self._conn.poll(wait)
-            except (EOFError, OSError):
-                ready = True
-            if not ready:
+            if not self._ready(deadline):
                 self._kill()
                 return Outcome(self._ended(trial, started, f"timed out after {self.timeout:g} s (--trial-timeout); "
                                                             "the trial's worker was killed"))
@@ -176,12 +171,7 @@ class Sandbox:
         over = False  # the worker said the pack is over, or is gone
         try:
             while True:  # until the worker says the pack is over (its last message), or dies
-                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-                try:
-                    ready = self._conn.poll(wait)
-                except (EOFError, OSError):
-                    ready = True
-                if not ready:
+                if not self._ready(deadline):
                     self._kill()
                     over = True
                     for t in left.values():
@@ -233,6 +223,14 @@ class Sandbox:
     @staticmethod
     def _ended(trial: Trial, started: float, error: str) -> Trial:
         return dataclasses.replace(trial, status=Status.FAILED, error=error, started=started, finished=time.time())
+
+    def _ready(self, deadline: Optional[float]) -> bool:
+        """Whether the worker sent something (or is gone) before `deadline` (None: wait for it)."""
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            return self._conn.poll(wait)
+        except (EOFError, OSError):
+            return True
 
     def _kill(self) -> None:
         if self._proc is not None and self._proc.is_alive():
