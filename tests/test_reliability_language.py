@@ -165,7 +165,8 @@ def test_parsing_time_grows_linearly_with_the_number_of_lets():
         hypsearch.loads(text)
         return time.process_time() - started
     seconds(200)
-    small, large = seconds(500), seconds(4000)
+    # The fastest of three runs each: a collection or another process's burst lands on one run.
+    small, large = min(seconds(500) for _ in range(3)), min(seconds(4000) for _ in range(3))
     assert large < 8 * small * 3  # linear, with room for a noisy machine
 
 
