@@ -7,8 +7,10 @@ stages of one residual block each, widths 16-32-64, strided 1x1 projections). Th
 same on both sides: SGD with Nesterov momentum, weight decay, a cosine schedule with one epoch of
 warmup, label smoothing 0.1, shuffled batches of 128 drawn by index from data held on the device,
 and (CIFAR-shaped models) random_crop(4) + flip() done with tensor ops on the device. Each side
-runs whole epochs; a figure is the time per training step (epoch time / steps), the median over
-interleaved rounds (every variant once per round, the two sides of a case back to back in an order
+runs whole epochs; a figure is the time per training step in the steady state (the time from the
+end of the first epoch to the end of the last, over the steps in between: setup and the first
+epoch, which pays for first-use allocations and compilation, are left out and their cost over the
+steady state is printed per run as "setup ms"), the median over interleaved rounds (every variant once per round, the two sides of a case back to back in an order
 that alternates between rounds, so load on a shared machine and whichever side runs second hit both
 alike), and the ratio is the median of the rounds' paired ratios (hypsearch / by hand).
 `--compile` adds both sides under torch.compile (a compile warm-up epoch is excluded).
@@ -100,8 +102,9 @@ def augment(x: torch.Tensor, g: torch.Generator, pad: int = 4) -> torch.Tensor:
 
 
 def hand_fit(model: nn.Module, data: Tuple[torch.Tensor, ...], epochs: int, images: bool, device: str,
-             compiled: bool) -> None:
-    """The recipe written out: SGD nesterov + weight decay, warmup + cosine per step, smoothing."""
+             compiled: bool, marks: List[float]) -> None:
+    """The recipe written out: SGD nesterov + weight decay, warmup + cosine per step, smoothing;
+    `clock()` is appended to `marks` at the end of each epoch (where `fit` reports its metrics)."""
     x, y, xv, yv = data
     torch.manual_seed(0)  # as any script that wants repeatable runs (on a CPU-only torch it costs ~25 ms)
     model.to(device)
@@ -141,6 +144,7 @@ def hand_fit(model: nn.Module, data: Tuple[torch.Tensor, ...], epochs: int, imag
             out = run(xv)
             float(F.cross_entropy(out, yv)), float((out.argmax(1) == yv).float().mean())
         float(loss_sum), int(correct)
+        marks.append(clock())
 
 
 # ---- the hypsearch side ------------------------------------------------------------------------
@@ -161,7 +165,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--samples", type=int, default=1024)
-    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=3, help="epochs per run (>= 2: the first is left out)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--compile", action="store_true", help="also both sides under torch.compile")
     ap.add_argument("--only", default="", help="comma-separated subset of mlp,conv,resnet")
@@ -170,6 +174,8 @@ def main() -> None:
                     help="wall time, or this process's CPU time (a CPU run on a loaded machine: the time "
                          "others' processes hold the cores is not counted)")
     args = ap.parse_args()
+    if args.epochs < 2 and not args.heads:
+        ap.error("--epochs must be >= 2 (the first epoch is left out of the step time)")
     global clock
     clock = time.perf_counter if args.clock == "wall" or args.device != "cpu" else time.process_time
     if args.threads:
@@ -183,7 +189,12 @@ def main() -> None:
         cases = {k: v for k, v in cases.items() if k in args.only.split(",")}
     modes = [False, True] if args.compile else [False]
     pairs: Dict[str, Tuple[Callable[[], float], Callable[[], float]]] = {}
-    steps = math.ceil(args.samples / BATCH) * args.epochs
+    per_epoch = math.ceil(args.samples / BATCH)
+
+    def timed(t0: float, marks: List[float]) -> Tuple[float, float]:
+        step = (marks[-1] - marks[0]) / (per_epoch * (len(marks) - 1))
+        return step, marks[0] - t0 - step * per_epoch  # (steady-state step, setup + first epoch's excess)
+
     for name, (text, hand, shape) in cases.items():
         ds = dataset(shape, args.samples)
         images = len(shape) == 3
@@ -198,21 +209,22 @@ def main() -> None:
 
             def ours(text=text, shape=shape, ds=ds, recipe=recipe, images=images):
                 model = built(text, shape)
+                marks: List[float] = []
                 t = clock()
-                fit(model, ds, recipe, device=args.device, augment=program_augment if images else ())
-                _sync(args.device)
-                return (clock() - t) / steps
+                fit(model, ds, recipe, device=args.device, augment=program_augment if images else (),
+                    report=lambda _m: (_sync(args.device), marks.append(clock())))
+                return timed(t, marks)
 
             def theirs(hand=hand, tensors=tensors, images=images, compiled=compiled):
                 model = hand()
+                marks: List[float] = []
                 t = clock()
-                hand_fit(model, tensors, args.epochs, images, args.device, compiled)
-                _sync(args.device)
-                return (clock() - t) / steps
+                hand_fit(model, tensors, args.epochs, images, args.device, compiled, marks)
+                return timed(t, marks)
 
             pairs[tag] = (ours, theirs)
             ours(), theirs()  # one warm-up each: the first call pays for compilation and first-use setup
-    times: Dict[str, Tuple[List[float], List[float]]] = {k: ([], []) for k in pairs}
+    times: Dict[str, Tuple[List[Tuple[float, float]], List[Tuple[float, float]]]] = {k: ([], []) for k in pairs}
     for r in range(args.repeats):
         for tag, (ours, theirs) in pairs.items():
             if r % 2:
@@ -224,13 +236,14 @@ def main() -> None:
                 times[tag][1].append(theirs())
     print(f"device {args.device}, {args.samples} samples, batch {BATCH}, {args.repeats} rounds, "
           f"threads {torch.get_num_threads()}, {args.clock} clock; ms per train step (median), "
-          "ratio: median of paired ratios")
-    print(f"{'case':<18} {'hypsearch':>10} {'by hand':>10} {'ratio':>7} {'quartiles':>13}")
+          "ratio: median of paired ratios; setup: ms per run beyond the steady state (median)")
+    print(f"{'case':<18} {'hypsearch':>10} {'by hand':>10} {'ratio':>7} {'quartiles':>13} {'setup ms':>9} {'by hand':>8}")
     for tag, (ours_t, hand_t) in times.items():
-        ratios = [o / h for o, h in zip(ours_t, hand_t)]
+        ratios = [o[0] / h[0] for o, h in zip(ours_t, hand_t)]
         q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
-        print(f"{tag:<18} {statistics.median(ours_t) * 1e3:>10.2f} {statistics.median(hand_t) * 1e3:>10.2f} "
-              f"{statistics.median(ratios):>6.3f}x {q[0]:>6.3f}-{q[2]:.3f}")
+        med = lambda xs, i: statistics.median(x[i] for x in xs) * 1e3  # noqa: E731
+        print(f"{tag:<18} {med(ours_t, 0):>10.2f} {med(hand_t, 0):>10.2f} "
+              f"{statistics.median(ratios):>6.3f}x {q[0]:>6.3f}-{q[2]:.3f} {med(ours_t, 1):>9.2f} {med(hand_t, 1):>8.2f}")
 
 
 HEADS = {"plain mlp": "", "full head": "full()", "chunked head": "chunked(size = 4096)",

@@ -203,3 +203,23 @@ def test_a_member_that_stops_first_keeps_the_weights_of_its_last_epoch(opt):
     assert [len(r.history) for r in results] == [1, 2]
     for name, value in pop.member_state(0).items():
         assert torch.allclose(value.reshape(alone.get_parameter(name).shape), alone.get_parameter(name), atol=1e-5), name
+
+
+@pytest.mark.parametrize("opt,wd", [("adam(lr = 0.01)", 0.01), ("adamw(lr = 0.01, weight_decay = 0.1)", 0.0),
+                                    ("sgd(lr = 0.05, momentum = 0.9, nesterov = true)", 0.01)])
+def test_the_chain_layouts_padded_class_columns_stay_zero_and_members_keep_their_own_shapes(opt, wd):
+    # On a CPU the last linear layer (10 classes) is stored 16 wide; the extra columns must stay
+    # exactly zero under every optimizer (decay included) and never reach a member's own model.
+    programs = [program(MLP, opt=opt, wd=wd, seed=s, extra="") for s in (1, 2)]
+    dataset = load_data(programs[0].data, None)
+    members = [Member(built(p, dataset), p.train, p.train.seed) for p in programs]
+    results, pop = train_population(members, dataset, layout="chain")
+    assert all(r.error is None for r in results)
+    weight, bias = pop.views()["target.layers.4.weight"], pop.views()["target.layers.4.bias"]
+    assert weight.shape[-1] == 16 and bias.shape[-1] == 16
+    assert torch.count_nonzero(weight[..., 10:]) == 0 and torch.count_nonzero(bias[..., 10:]) == 0
+    assert torch.count_nonzero(weight[..., :10]) > 0
+    own = dict(members[0].model.named_parameters())
+    for i in range(2):
+        state = pop.member_state(i)
+        assert {n: tuple(v.shape) for n, v in state.items()} == {n: tuple(p.shape) for n, p in own.items()}

@@ -55,6 +55,15 @@ def test_pbt_trains_a_population_perturbing_recipe_values_from_checkpoints(ray_l
     best_hyp = hypsearch.loads((tmp_path / "exp" / "best.hyp").read_text(), filename=str(tmp_path / "exp" / "best.hyp"))
     assert best_hyp.size == 1
     assert (best_hyp.sample().train.optimizer.lr, best_hyp.sample().train.label_smoothing) == recipe(best.program)
+    # Whichever member ends best, its exported program is the one that reached its value: every
+    # exploited member's --trial export carries the recipe of its last exploit.
+    for t in changed:
+        out = tmp_path / f"trial{t.id}.hyp"
+        assert main(["export", str(tmp_path / "exp"), "--trial", str(t.id), "--out", str(out)]) == 0
+        exported = hypsearch.loads(out.read_text(), filename=str(out)).sample().train
+        last = t.metrics[-1]["pbt"][-1]["recipe"]
+        assert (exported.optimizer.lr, exported.label_smoothing) == (last["train.optimizer.lr"],
+                                                                   last["train.label_smoothing"])
     capsys.readouterr()
     assert main(["show", str(tmp_path / "exp")]) == 0
     shown = capsys.readouterr().out
