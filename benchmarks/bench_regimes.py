@@ -76,8 +76,8 @@ SETS = {"split_digits": "split_digits(tasks = 5)", "permuted_digits": "permuted_
 ENSEMBLE_DEFAULT = """\
 data = DATASET()
 target = sequential(linear(out = 32), relu(), linear(out = CLASSES))
-hypernet = hypernet(input = feature_subsets(), body = mlp(hidden = [64]), head = full())
-train = train(epochs = 120, batch_size = 32, optimizer = adam(lr = 0.001))
+hypernet = hypernet(input = feature_subsets(training = "members"), body = mlp(hidden = [64]), head = full())
+train = train(epochs = 200, batch_size = 32, optimizer = adam(lr = 0.003))
 """
 ENSEMBLE_SEARCH = """\
 data = DATASET()

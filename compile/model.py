@@ -64,6 +64,12 @@ class Model(nn.Module):
             return run(self.target, self.hypernet, x)
         return self.target(x, self.hypernet(x, task))
 
+    @property
+    def outputs_per_sample(self) -> int:
+        """Outputs a forward in training mode returns per sample: 1, or k for an ensemble that trains
+        its k members on every sample (k blocks of the batch's outputs, member after member)."""
+        return int(getattr(self.hypernet.conditioner, "outputs_per_sample", 1)) if self.hypernet is not None else 1
+
     def aux_loss(self) -> torch.Tensor:
         """The load-balancing losses of the mixture-of-experts layers in the latest forward (0 if none)."""
         losses = [m.aux for m in self._moe if m.aux is not None]

@@ -124,3 +124,41 @@ def test_an_exported_ensemble_loads_and_predicts_its_averaged_probabilities(tmp_
     # load_model takes raw rows (iris's own scale): the members see them standardised.
     assert torch.allclose(p, _members_one_by_one(model, (x - model.mean) / model.std), atol=1e-5)
     assert torch.equal(model.hypernet.conditioner.test_masks, _model(features=4).hypernet.conditioner.test_masks)
+
+
+MEMBERS = SPACE.replace("seed = 3)", 'seed = 3, training = "members")')
+
+
+def test_members_training_scores_every_test_member_on_every_sample():
+    # HyperTab's way: in training the forward returns each test member's outputs for the whole
+    # batch, member after member, and fit scores each against the sample's own target.
+    model = _model(space=MEMBERS).train()
+    assert model.outputs_per_sample == 8
+    x = torch.randn(5, 13)
+    with torch.no_grad():
+        out = model(x)
+        cond, hyper = model.hypernet.conditioner, model.hypernet
+        assert out.shape == (8 * 5, 3)
+        for m, mask in enumerate(cond.test_masks):
+            params = {k: v[0] for k, v in hyper.generate(cond.encode(mask[None])).items()}
+            alone = model.target(x * mask, Generated(params, False))
+            assert torch.allclose(out[m * 5:(m + 1) * 5], alone, atol=1e-5), m
+    model.eval()
+    assert model.outputs_per_sample == 1
+    with torch.no_grad():
+        assert torch.allclose(model(x).exp(), _members_one_by_one(model, x), atol=1e-5)
+
+
+def test_members_training_learns_and_keeps_its_test_masks():
+    program = _program(space=MEMBERS, epochs=10)
+    result = evaluate(program)
+    assert result.metrics["val_accuracy"] >= 0.9
+    assert torch.equal(result.model.hypernet.conditioner.test_masks, _model().hypernet.conditioner.test_masks)
+
+
+def test_members_training_does_not_pack_and_a_bad_training_value_names_the_choices():
+    from hypsearch.runner.packed.layout import unpackable_reason
+    assert "training = \"members\"" in unpackable_reason(_model(space=MEMBERS))
+    assert unpackable_reason(_model()) is None
+    with pytest.raises(hypsearch.HypError, match=r"training must be one of 'drawn', 'members', got 'all'"):
+        _model(space=MEMBERS.replace('"members"', '"all"'))

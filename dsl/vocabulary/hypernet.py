@@ -57,6 +57,8 @@ class feature_subsets(Component):
     fraction: Annotated[float, "share of the features each mask keeps"] = 0.5
     seed: Annotated[int, "seed of the test-time masks"] = 0
     vote: Annotated[str, "\"probabilities\" (mean softmax, as log-probabilities) or \"outputs\" (mean)"] = "probabilities"
+    training: Annotated[str, "\"drawn\" (fresh masks each step, one member per sample) or \"members\" (the test "
+                             "members themselves, each on every sample, HyperTab's way)"] = "drawn"
 
 
 @builtin("hypernet_body")

@@ -130,6 +130,11 @@ class _OnTask(nn.Module):
         self.model, self.task_input, self.task = model, task_input, 0
         self.protection = protection  # a plain object: nothing of it joins the state dict
 
+    @property
+    def outputs_per_sample(self) -> int:
+        """The model's own (an ensemble trained member by member returns several per sample)."""
+        return int(getattr(self.model, "outputs_per_sample", 1))
+
     def forward(self, x: torch.Tensor, task: Any = None) -> torch.Tensor:
         if self.training:
             self.protection.prepare()

@@ -176,6 +176,9 @@ def fit(model: torch.nn.Module, dataset: Dataset, recipe: Optional[Any] = None, 
     checked = bool(history)
     for epoch in range(first, recipe.epochs + 1):
         model.train()
+        # An ensemble that trains each member on every sample returns `reps` outputs per sample,
+        # member after member: each is scored against the sample's target.
+        reps = int(getattr(model, "outputs_per_sample", 1))
         loss_sum = torch.zeros((), device=dev)
         correct = torch.zeros((), dtype=torch.int64, device=dev)
         seen = 0
@@ -187,6 +190,8 @@ def fit(model: torch.nn.Module, dataset: Dataset, recipe: Optional[Any] = None, 
             if augment_op is not None:
                 xb = augment_op(xb, generator)
             out = forward(xb, tb)
+            if reps > 1:
+                yb = yb.repeat(reps)
             if not checked:
                 _check_output(out, yb, dataset)
                 checked = True

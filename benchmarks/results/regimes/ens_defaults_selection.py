@@ -25,7 +25,7 @@ def sets():
 SPACE = """\
 data = DATANAME
 target = sequential(linear(out = HIDDEN), relu(), linear(out = CLASSES))
-hypernet = hypernet(input = feature_subsets(members = MEMBERS, fraction = FRACTION), body = mlp(hidden = [BODY]), head = full())
+hypernet = hypernet(input = feature_subsets(members = MEMBERS, fraction = FRACTION, training = "TRAINING"), body = mlp(hidden = [BODY]), head = full())
 train = train(epochs = EPOCHS, batch_size = BATCH, weight_decay = WD, optimizer = adam(lr = LR))
 """
 def program(cfg, classes):
@@ -43,7 +43,7 @@ def score(cfg, x, y, folds=5):
         out.append(balanced_accuracy_score(y[te], B._train_ensemble(p, xtr, y[tr], xte, classes, f).argmax(1)))
     return float(np.mean(out))
 
-BASE = dict(mode="per_sample", HIDDEN=32, MEMBERS=32, FRACTION=0.5, BODY=64, EPOCHS=60, BATCH=32, WD=0.0, LR=0.003)
+BASE = dict(mode="per_sample", TRAINING="drawn", HIDDEN=32, MEMBERS=32, FRACTION=0.5, BODY=64, EPOCHS=60, BATCH=32, WD=0.0, LR=0.003)
 if __name__ == "__main__":
     variants = json.loads(sys.argv[1])
     data = list(sets())

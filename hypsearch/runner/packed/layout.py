@@ -34,6 +34,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from hypsearch.compile.hypernet.feature_subsets import FeatureSubsets
 from hypsearch.compile.hypernet.inputs import TaskConditioner
 from hypsearch.compile.hypernet.mip import normalise
 from hypsearch.compile.layers.base import Stateless
@@ -54,6 +55,8 @@ def unpackable_reason(model: nn.Module) -> Optional[str]:
             return f"{name or 'the model'} keeps batch-norm running statistics (trained alone)"
         if isinstance(module, MixtureOfExperts):
             return f"{name} is a mixture of experts with a load-balancing loss (trained alone)"
+        if isinstance(module, FeatureSubsets) and module.training_mode == "members":
+            return f"{name} trains every ensemble member on every sample (training = \"members\"; trained alone)"
     if not any(p.requires_grad for p in model.parameters()):
         return "the model has no trainable parameters"
     return None
