@@ -251,7 +251,7 @@ spec = json.load(open(sys.argv[1]))
 data = np.load(spec["data"])
 x, y = data["x"], data["y"]
 out = []
-for fold, (tr, te) in enumerate(zip(spec["train"], spec["test"])):
+for fold, (tr, te) in enumerate(zip(spec["train"], spec["test"]), start=spec.get("first", 0)):
     tr, te = np.array(tr), np.array(te)
     mean, std = x[tr].mean(0), x[tr].std(0)
     std = np.where(std > 0, std, 1.0)
@@ -267,15 +267,16 @@ json.dump({"scores": out, "versions": {"hypertab": getattr(hypertab, "__version_
 """
 
 
-def hypertab_peer(x: np.ndarray, y: np.ndarray, splits: List[Any], python: str) -> Dict[str, Any]:
-    """HyperTabClassifier (defaults) on the given folds, run by `python` (an environment where the
-    `hypertab` package and its torchvision import); scores in fold order."""
+def hypertab_peer(x: np.ndarray, y: np.ndarray, splits: List[Any], python: str, first: int = 0) -> Dict[str, Any]:
+    """HyperTabClassifier (defaults) on the given folds (outer fold numbers `first`, `first` + 1, ...:
+    its seeds), run by `python` (an environment where the `hypertab` package and its torchvision
+    import); scores in fold order."""
     import os
     import subprocess
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         np.savez(os.path.join(tmp, "d.npz"), x=x, y=y)
-        spec = {"data": os.path.join(tmp, "d.npz"), "out": os.path.join(tmp, "out.json"),
+        spec = {"data": os.path.join(tmp, "d.npz"), "out": os.path.join(tmp, "out.json"), "first": first,
                 "train": [tr.tolist() for tr, _ in splits], "test": [te.tolist() for _, te in splits]}
         with open(os.path.join(tmp, "spec.json"), "w") as f:
             json.dump(spec, f)
@@ -329,12 +330,13 @@ def ensembles_part(args, done: Optional[Callable[[Dict[str, Any]], None]] = None
                 _say(f"{name} fold {fold}: " + ", ".join(f"{k} {v:.4f}" for k, v in scored.items())
                      + f" ({time.time() - t0:.0f}s)")
         entry: Dict[str, Any] = {"scores": columns, "seconds": time.time() - t0,
-                                 "first_fold": {"searched": args.search_start}}
+                                 "first_fold": {"searched": args.search_start, "hypertab": args.hypertab_start}}
         if searched_programs:
             entry["searched_programs"] = searched_programs
         if "hypertab" in args.columns:
             t1 = time.time()
-            result = hypertab_peer(x, y, splits[:args.hypertab_folds], args.hypertab_python)
+            result = hypertab_peer(x, y, splits[args.hypertab_start:args.hypertab_folds], args.hypertab_python,
+                                   args.hypertab_start)
             if "scores" in result:
                 columns["hypertab"] = result["scores"]
                 entry["hypertab_versions"] = result["versions"]
@@ -436,6 +438,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--hypertab-python", default="python",
                     help="a python whose environment imports `hypertab` (its torchvision needs a matching torch)")
     ap.add_argument("--hypertab-folds", type=int, default=25, help="outer folds hypertab runs on (the first N)")
+    ap.add_argument("--hypertab-start", type=int, default=0,
+                    help="first outer fold hypertab runs on (a later range, to join an earlier run's in --report)")
     ap.add_argument("--report", nargs="+", default=None, metavar="JSON",
                     help="print the ensembles' tables merged from these runs' JSON files, and run nothing")
     ap.add_argument("--seed", type=int, default=0)

@@ -17,6 +17,7 @@ from hypsearch.runner.packed.layout import unpackable_reason
 from hypsearch.runner.packed.loop import evaluate_pack
 from hypsearch.runner.packed.population import Member, train_population
 from hypsearch.runner.train import fit, seed_everything
+from hypsearch.runner.trial import evaluate
 from hypsearch.search.trial import Status, Trial
 
 MLP = """
@@ -126,7 +127,15 @@ def test_packs_over_the_memory_estimate_split_and_give_the_same_results(caplog):
     assert "split in 3 parts" in caplog.text
     for i, p in enumerate(programs):
         assert packed[i].status is Status.OK
-        same(fit(built(p, dataset), dataset, p.train), packed[i].metrics, 1e-4)
+        alone = fit(built(p, dataset), dataset, p.train)
+        same(alone, [{k: m[k] for k in alone[0]} for m in packed[i].metrics], 1e-4)
+        # A packed trial records the built-in metrics an unpacked one does (runner.measure).
+        unpacked = evaluate(p).metrics
+        final = packed[i].metrics[-1]
+        assert set(unpacked) <= set(final), set(unpacked) - set(final)
+        for key in ("params", "params_target", "params_hypernet", "flops"):
+            assert final[key] == unpacked[key] and all(m[key] == unpacked[key] for m in packed[i].metrics), key
+        assert final["latency_ms"] > 0 and final["latency_ms_batch"] > 0
 
 
 def test_batch_norm_programs_train_alone_as_unpacked():

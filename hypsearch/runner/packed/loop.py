@@ -42,6 +42,7 @@ class _Unit:
     done: bool = False
     stopped: bool = False
     epochs: int = 1  # the recipe's
+    batch_size: int = 1  # the recipe's
 
 
 Stopper = Callable[[int, Dict[int, float]], Iterable[int]]
@@ -74,7 +75,7 @@ def evaluate_pack(trials: Sequence[Trial], programs: Sequence[Any], repeats: int
         context[slot] = prepared
         key = (grouping.pack_key(program, device), prepared[2])
         for seed, model in built:
-            units.append(_Unit(slot, seed, model, epochs=int(recipe.epochs)))
+            units.append(_Unit(slot, seed, model, epochs=int(recipe.epochs), batch_size=int(recipe.batch_size)))
             keys.append(key)
     groups = grouping.group(list(zip(units, keys)))
     for indices in groups:
@@ -101,7 +102,7 @@ def evaluate_pack(trials: Sequence[Trial], programs: Sequence[Any], repeats: int
                 yield from _run_alone(trials[slot], programs[slot], repeats, device, base_dir, threads, stopper)
             elif all(u.done for u in mine):
                 pending.discard(slot)
-                yield _finish(trials[slot], mine, context[slot], started)
+                yield _finish(trials[slot], mine, context[slot], started, device)
 
 
 def _prepare(program: Any, base_dir: Optional[str], device: str, cache: Dict[str, Any]):
@@ -232,7 +233,8 @@ def _load(model: Any, state: Dict[str, Any]) -> None:
             model.get_parameter(name).copy_(value.reshape(model.get_parameter(name).shape))
 
 
-def _finish(trial: Trial, units: List[_Unit], context: Tuple[Any, Any, Any], started: float) -> Tuple[Trial, Any, bool]:
+def _finish(trial: Trial, units: List[_Unit], context: Tuple[Any, Any, Any], started: float,
+            device: str = "cpu") -> Tuple[Trial, Any, bool]:
     """The finished trial of its members: one seed's result, or the mean over the seeds."""
     dataset, objective, _ = context
     metric = objective.metric
@@ -252,17 +254,34 @@ def _finish(trial: Trial, units: List[_Unit], context: Tuple[Any, Any, Any], sta
     model = units[ok[0]].model
     model.input_normalization = dataset.normalization  # saved with the weights (see runner.export)
     if len(units) == 1:
-        history = list(units[0].history)
+        history = [dict(h) for h in units[0].history]
         value = values[0]
     else:
         history = _mean_history([units[i].history for i in ok])
         value = float(np.mean([values[i] for i in ok]))
-    if any(u.stopped for u in units):  # a scheduler stopped it: the budget it used, as a stopped unpacked trial
+    stopped = any(u.stopped for u in units)
+    _builtin_metrics(history, model, dataset, context[2], units[ok[0]].batch_size, device, timed=not stopped)
+    if stopped:  # a scheduler stopped it: the budget it used, as a stopped unpacked trial
         epochs = max(1, units[0].epochs)
         return dataclasses.replace(trial, status=Status.STOPPED, value=value, metrics=history,
                                    budget=min(len(history) / epochs, 1.0), **fields), model, False
     return dataclasses.replace(trial, status=Status.OK, value=value, metrics=history, budget=1.0,
                                **fields), model, False
+
+
+def _builtin_metrics(history: List[Dict[str, Any]], model: Any, dataset: Any, task_input: bool, batch_size: int,
+                     device: str, timed: bool) -> None:
+    """The built-in metrics an unpacked trial records (runner.measure), added to the member's history:
+    the static ones on every epoch, the timed ones (`timed`: a trial that finished) on the last."""
+    from ..measure import latency_metrics, static_metrics
+
+    static = static_metrics(model, dataset.info.input_shape, task_input=task_input)
+    for h in history:
+        h.update(static)
+    if timed and history:
+        model.to(device)  # timed where it trained, as an unpacked trial is
+        history[-1].update(latency_metrics(model, dataset.info.input_shape, batch_size, device,
+                                           task_input=task_input))
 
 
 def _mean_history(histories: List[List[Dict[str, Any]]]) -> List[Dict[str, Any]]:
