@@ -379,6 +379,8 @@ def ensemble_tables(results: List[Dict[str, Any]]) -> str:
                     have[col] += v  # a later run continuing this column's folds (--search-start)
     lines = []
     for name, cols in merged.items():
+        if not cols:  # only later folds of a column (a --search-start or --hypertab-start run alone)
+            continue
         ours = [c for c in ("default", "searched") if c in cols]
         others = [c for c in cols if c not in ours]
         best_peer = max(others, key=lambda c: statistics.mean(cols[c])) if others else None
