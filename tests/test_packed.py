@@ -151,6 +151,27 @@ def test_batch_norm_programs_train_alone_as_unpacked():
         same(alone, [{k: m[k] for k in alone[0]} for m in finished[i].metrics], 1e-6)
 
 
+def test_a_scheduler_stops_the_repeats_of_a_trial_that_cannot_pack_at_the_same_epoch():
+    # Batch norm trains alone, seed after seed: the stopper judges the first seed, and the other
+    # seeds stop where it stopped, so the trial's mean is over the same budget.
+    text = MLP.replace("relu(), {drop}", "batchnorm(), relu(), {drop}").replace("epochs = 2", "epochs = 3")
+    programs = [program(text, **VARIANTS[0])]
+    asked = []
+
+    def stopper(epoch, values):
+        asked.append((epoch, sorted(values)))
+        return list(values) if epoch == 2 else []
+
+    finished = [t for t, _, _ in evaluate_pack(trials_of(programs), programs, repeats=2, stopper=stopper)]
+    assert len(finished) == 1
+    trial = finished[0]
+    assert trial.status is Status.STOPPED and trial.budget == pytest.approx(2 / 3)
+    assert asked == [(1, [0]), (2, [0])]  # the first seed only
+    assert [m["epoch"] for m in trial.metrics] == [1, 2]
+    assert len(trial.repeats["values"]) == 2 and None not in trial.repeats["values"]
+    assert trial.value == pytest.approx(sum(trial.repeats["values"]) / 2)
+
+
 SPACE = """
 data = digits()
 target = sequential(linear(out = 16), relu(), dropout(p = floatv(0.0, 0.3)), linear(out = 10))

@@ -66,7 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "streamed data, imported Python files or a Python objective are trained alone (default 1)")
     parser.add_argument("--repeats", type=int, metavar="R",
                         help="train every program with R seeds (train.seed, +1, ...), packed; "
-                             "its value is the mean, the journal keeps each seed's value and the std (default 1)")
+                             "its value is the mean, the journal keeps each seed's value and the std. A program "
+                             "that trains alone runs its seeds one after another: --scheduler asha judges the "
+                             "first and stops the others at the same epoch (default 1)")
     parser.add_argument("--algo-opt", action="append", default=[], metavar="KEY=VALUE", help="algorithm option (repeatable)")
     parser.add_argument("--dashboard", action="store_true", default=None, help="start Ray's dashboard (local Ray only)")
     parser.add_argument("--log", action="append", metavar="tensorboard|mlflow[=URI]",

@@ -300,6 +300,18 @@ def _mean_history(histories: List[List[Dict[str, Any]]]) -> List[Dict[str, Any]]
     return out
 
 
+def _stop_after(epochs: Optional[int]):
+    """run_trial's (report, should_stop) ending training after `epochs` epochs, or (None, None)."""
+    if epochs is None:
+        return None, None
+    seen = {"epochs": 0}
+
+    def report(metrics: Dict[str, Any]) -> None:
+        seen["epochs"] += 1
+
+    return report, lambda: seen["epochs"] >= epochs
+
+
 def _stop_rule(stopper: Optional[Stopper], tid: int):
     """run_trial's (report, should_stop) asking the stopper after each epoch, or (None, None)."""
     if stopper is None:
@@ -329,12 +341,20 @@ def _run_alone(trial: Trial, program: Any, repeats: int, device: str, base_dir: 
     recipe = grouping.recipe_of(program)
     seeds = [int(recipe.seed) + j for j in range(repeats)]
     runs = []
-    for seed in seeds:
+    # The seeds run one after another, so a scheduler (ASHA) judges the first one after each epoch,
+    # as it would a trial without repeats; where it stops the first, the others stop at the same
+    # epoch, so that the mean is over seeds given the same budget.
+    stop_at: Optional[int] = None
+    for j, seed in enumerate(seeds):
         seeded = program.clone(deep=True)
         if seeded.train is None:
             seeded.rebind({"train": recipe.clone(deep=True)})
         seeded.rebind({"train.seed": seed})
-        runs.append(run_trial(trial, seeded, device=device, base_dir=base_dir, threads=threads))
+        report, should_stop = _stop_rule(stopper, trial.id) if j == 0 else _stop_after(stop_at)
+        runs.append(run_trial(trial, seeded, device=device, base_dir=base_dir, threads=threads, report=report,
+                              should_stop=should_stop))
+        if j == 0 and runs[0][0].status is Status.STOPPED:
+            stop_at = len(runs[0][0].metrics)
     fatal = any(f for _, _, f in runs)
     records = [r for r, _, _ in runs]
     values = [r.value if r.status.has_value else None for r in records]
