@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "rate, optimizer settings, dropout, seed and batch order and gets its own journal "
                              "line). On Ray one Tune trial runs one pack: --cpus-per-trial / --gpus-per-trial "
                              "are then per pack, and --scheduler asha stops members alone. Programs with batch norm "
-                             "(running statistics), mixtures of experts, augmentation, gradient accumulation, "
+                             "(running statistics), mixtures of experts, ensembles trained member by member, augmentation, gradient accumulation, "
                              "streamed data, imported Python files or a Python objective are trained alone (default 1)")
     parser.add_argument("--repeats", type=int, metavar="R",
                         help="train every program with R seeds (train.seed, +1, ...), packed; "
