@@ -135,14 +135,17 @@ def cbm_problem():
                    lambda k: table[k][1], optimum, True, decisions, lambda a: dict(a))
 
 
-def run_problem(problem, methods: Sequence[str], budgets: Sequence[int], seeds: Dict[str, int]) -> dict:
+def run_problem(problem, methods: Sequence[str], budgets: Sequence[int], seeds: Dict[str, int],
+                on_seed: Optional[Callable[[dict], None]] = None) -> dict:
     """Every method on `problem`: per method, per seed, the reported value of the named best at each
-    budget, whether it is the optimum, whether the optimum was evaluated, and the CPU per suggestion."""
+    budget, whether it is the optimum, whether the optimum was evaluated, and the CPU per suggestion.
+    `on_seed(results so far)` after every seed (a long run that is stopped keeps its finished seeds)."""
     from search_peers import PEERS, run_ours
-    out = {}
+    out: dict = {}
     for m in methods:
         n = seeds.get(m, seeds["default"])
         rec = {"budgets": list(budgets), "report": [], "named_opt": [], "seen_opt": [], "cpu": 0.0, "evals": 0}
+        out[m] = rec
         started = time.time()
         for s in range(n):
             named, seen, cpu = run_ours(m, problem, s, budgets) if m in OURS else PEERS[m](problem, s, budgets)
@@ -151,7 +154,8 @@ def run_problem(problem, methods: Sequence[str], budgets: Sequence[int], seeds: 
             rec["seen_opt"].append([problem.optimum in seen[:b] for b in budgets])
             rec["cpu"] += cpu
             rec["evals"] += len(seen)
-        out[m] = rec
+            if on_seed is not None:
+                on_seed(out)
         print(f"  ran {m}: {n} seeds x {max(budgets)} evaluations in {time.time() - started:.0f} s "
               f"({rec['cpu'] / max(rec['evals'], 1) * 1e3:.2f} ms CPU per suggestion)", flush=True)
     return out
@@ -213,10 +217,12 @@ def tabular(which: Sequence[str], methods: Sequence[str], budgets: Sequence[int]
     for w in which:
         problem = nb201_problem() if w == "nb201" else cbm_problem()
         print(f"\n## {problem.name}: {', '.join(methods)}; budgets {list(budgets)}; seeds {seeds}", flush=True)
-        results.setdefault(problem.name, {}).update(run_problem(problem, methods, budgets, seeds))
-    if save:
-        with open(save, "w") as f:
-            json.dump(results, f)
+        def keep(partial: dict, title: str = problem.name) -> None:
+            results.setdefault(title, {}).update(partial)
+            if save:  # after every seed: what a stopped run finished is kept
+                with open(save, "w") as f:
+                    json.dump(results, f)
+        keep(run_problem(problem, methods, budgets, seeds, on_seed=keep))
     for title, res in results.items():
         print_problem(title, res)
 
