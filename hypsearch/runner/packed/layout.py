@@ -168,20 +168,19 @@ class ChainLayout(Layout):
     kind = "chain"
 
     def __init__(self, models: Sequence[nn.Module], device: torch.device) -> None:
-        weights = [f"target.layers.{i}.weight" for i, layer in enumerate(models[0].target.layers)
-                   if isinstance(layer, Linear)]
+        layers = list(models[0].target.layers)
+        linears = [i for i, layer in enumerate(layers) if isinstance(layer, Linear)]
+        weights = [f"target.layers.{i}.weight" for i in linears]
         # The last linear layer's outputs (the classes, say) padded to 16 on a CPU when fewer: MKL's
         # batched matmuls with a narrow output are slow there (K = 128, batch 64, 64 -> 10: 2.1 ms
         # forward and backward, 1.3 ms as 64 -> 16 then sliced; a sixth of the step's matmul time).
         # The extra columns have zero weights and bias and, sliced off, zero gradients: they stay
         # zero under every optimizer here (an L2 or decoupled decay of 0 is 0) and change nothing.
-        linears = [i for i, layer in enumerate(models[0].target.layers) if isinstance(layer, Linear)]
         padded: Dict[str, Tuple[int, ...]] = {}
-        self.out_features = None
-        layers = models[0].target.layers
+        self.out_features: Optional[int] = None  # the true width to slice the outputs to, when padded
         if linears and torch.device(device).type == "cpu":
             last = layers[linears[-1]]
-            after = [layer for layer in list(layers)[linears[-1] + 1:] if isinstance(layer, Stateless)]
+            after = [layer for layer in layers[linears[-1] + 1:] if isinstance(layer, Stateless)]
             if last.out_features < PAD_TO and not any(layer.label == "flatten" for layer in after):
                 self.out_features = last.out_features
                 prefix = f"target.layers.{linears[-1]}."
