@@ -128,7 +128,7 @@ def packed_step(progs, dataset, device, b: int, layout: str) -> Callable[[int], 
     """The population's step: one forward, one backward, one vectorised update for all members."""
     import torch
 
-    from hypsearch.runner.packed.allocator import keep_freed_memory
+    from hypsearch.runner.allocator import keep_freed_memory
     from hypsearch.runner.packed.layout import make_layout
     from hypsearch.runner.packed.optim import MemberHyper, PopulationOptimizer
     from hypsearch.runner.packed.population import member_losses

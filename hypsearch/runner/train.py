@@ -33,6 +33,7 @@ from hypsearch.dsl.errors import HypError
 from hypsearch.dsl.vocabulary.data import DataInfo
 from hypsearch.dsl.vocabulary.training import train as TrainRecipe
 
+from .allocator import keep_freed_memory
 from .augment import make_augment
 from .errors import TrialFailed
 from .optimizers import make_optimizer
@@ -123,6 +124,8 @@ def fit(model: torch.nn.Module, dataset: Dataset, recipe: Optional[Any] = None, 
     cuda = dev.type == "cuda"
     precision = _precision(recipe.precision, cuda)
     seed_everything(recipe.seed)
+    if dev.type == "cpu":
+        keep_freed_memory()  # no page faults per step for the activations (see runner.allocator)
     model.to(dev)
     conv = cuda and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
     if conv:

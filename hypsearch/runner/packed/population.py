@@ -30,7 +30,7 @@ from hypsearch.dsl.errors import HypError
 
 from ..schedules import SCHEDULES
 from ..train import EVAL_BATCH, patience_step, validation_metrics
-from .allocator import keep_freed_memory
+from ..allocator import keep_freed_memory
 from .layout import Layout, make_layout, trainable
 from .optim import MemberHyper, PopulationOptimizer
 
