@@ -9,9 +9,10 @@ Dropout masks come from 16-bit uniforms, four per 64-bit random draw. Two layout
 
 - `ChainLayout`, for a plain target that is a chain of linear layers, elementwise activations,
   dropout and flatten (an MLP): batched matmuls (`torch.baddbmm`) over the stacked weights, held
-  as (K, in, out). On the 2-core CPU (benchmarks/bench_packed.py, one thread, a loaded machine)
-  it gave 5.8x the unpacked step throughput at K = 32 where vmap gave 3.8x and a naive
-  stack_module_state + vmap with torch's Adam 2.5x; 7.3x at K = 128 (vmap 5.5x, naive 3.6x).
+  as (K, in, out). On the 2-core CPU (benchmarks/bench_packed.py, a quiet machine) it gave 5.4x
+  the unpacked step throughput at K = 32 with one thread, where vmap gave 3.4x and a naive
+  stack_module_state + vmap with torch's Adam 2.1x, and 8.5x with torch's default two threads
+  (vmap 4.8x, naive 2.9x); at K = 128 5.3x and 8.5x.
 - `VmapLayout`, for everything else it can run (conv nets, hypernetworks, attention):
   `torch.func.vmap(functional_call)` of one template copy of the model over the stacked
   parameters and buffers, with `randomness="different"` so dropout masks are independent.
