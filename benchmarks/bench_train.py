@@ -10,9 +10,10 @@ and (CIFAR-shaped models) random_crop(4) + flip() done with tensor ops on the de
 runs whole epochs; a figure is the time per training step in the steady state (the time from the
 end of the first epoch to the end of the last, over the steps in between: setup and the first
 epoch, which pays for first-use allocations and compilation, are left out and their cost over the
-steady state is printed per run as "setup ms"), the median over interleaved rounds (every variant once per round, the two sides of a case back to back in an order
-that alternates between rounds, so load on a shared machine and whichever side runs second hit both
-alike), and the ratio is the median of the rounds' paired ratios (hypsearch / by hand).
+steady state is printed per run as "setup ms"), the median over interleaved rounds (every variant
+once per round, the two sides of a case back to back in an order that alternates between rounds,
+so load on a shared machine and whichever side runs second hit both alike), and the ratio is the
+median of the rounds' paired ratios (hypsearch / by hand).
 `--compile` adds both sides under torch.compile (a compile warm-up epoch is excluded).
 `--heads` times what `train(compile = true)` buys for hypernetworks generating that MLP with each
 head (full, chunked(4096), lowrank(8); task-embedding input, an MLP body of 64) and for the plain
@@ -188,10 +189,11 @@ def main() -> None:
     if args.only:
         cases = {k: v for k, v in cases.items() if k in args.only.split(",")}
     modes = [False, True] if args.compile else [False]
-    pairs: Dict[str, Tuple[Callable[[], float], Callable[[], float]]] = {}
+    Timed = Tuple[float, float]  # (steady-state seconds per step, setup seconds) of one run
+    pairs: Dict[str, Tuple[Callable[[], Timed], Callable[[], Timed]]] = {}
     per_epoch = math.ceil(args.samples / BATCH)
 
-    def timed(t0: float, marks: List[float]) -> Tuple[float, float]:
+    def timed(t0: float, marks: List[float]) -> Timed:
         step = (marks[-1] - marks[0]) / (per_epoch * (len(marks) - 1))
         return step, marks[0] - t0 - step * per_epoch  # (steady-state step, setup + first epoch's excess)
 
@@ -224,7 +226,7 @@ def main() -> None:
 
             pairs[tag] = (ours, theirs)
             ours(), theirs()  # one warm-up each: the first call pays for compilation and first-use setup
-    times: Dict[str, Tuple[List[Tuple[float, float]], List[Tuple[float, float]]]] = {k: ([], []) for k in pairs}
+    times: Dict[str, Tuple[List[Timed], List[Timed]]] = {k: ([], []) for k in pairs}
     for r in range(args.repeats):
         for tag, (ours, theirs) in pairs.items():
             if r % 2:

@@ -191,7 +191,7 @@ class ChainLayout(Layout):
         super().__init__(models, device, transposed=weights, padded=padded)
         self.steps: List[Tuple[str, object]] = []
         d = 0
-        for i, layer in enumerate(models[0].target.layers):
+        for i, layer in enumerate(layers):
             prefix = f"target.layers.{i}."
             if isinstance(layer, Linear):
                 self.steps.append(("linear", (prefix + "weight", prefix + "bias" if layer.has_bias else None)))

@@ -234,7 +234,7 @@ def _load(model: Any, state: Dict[str, Any]) -> None:
 
 
 def _finish(trial: Trial, units: List[_Unit], context: Tuple[Any, Any, Any], started: float,
-            device: str = "cpu") -> Tuple[Trial, Any, bool]:
+            device: str) -> Tuple[Trial, Any, bool]:
     """The finished trial of its members: one seed's result, or the mean over the seeds."""
     dataset, objective, _ = context
     metric = objective.metric
