@@ -73,13 +73,18 @@ CRASH = textwrap.dedent("""\
 """)
 
 
-def test_a_member_that_kills_its_packs_process_fails_alone(tmp_path):
+def _crash_run(tmp_path, executor: str, n: int, out: str) -> dict:
+    """A pack of n trials x = 0..n-1 in which x = 2 kills its process: the trials by x."""
     (tmp_path / "crash.py").write_text(CRASH)
     space = tmp_path / "space.hyp"
-    space.write_text('x = oneof(0, 1, 2, 3, 4, 5)\nobjective = maximize(python("crash.py:score"))\n')
-    exp = hypsearch.run(str(space), executor="inline", algo="random", trials=6, seed=0, pack=6, max_failures=1,
-                        out=str(tmp_path / "exp"))
-    by_x = {t.choices["x"]: t for t in exp.trials}
+    space.write_text(f'x = oneof({", ".join(map(str, range(n)))})\nobjective = maximize(python("crash.py:score"))\n')
+    exp = hypsearch.run(str(space), executor=executor, algo="random", trials=n, seed=0, pack=n, max_failures=1,
+                        out=str(tmp_path / out))
+    return {t.choices["x"]: t for t in exp.trials}
+
+
+def test_a_member_that_kills_its_packs_process_fails_alone(tmp_path):
+    by_x = _crash_run(tmp_path, "inline", 6, "exp")
     assert len(by_x) == 6
     assert by_x[2].status is Status.FAILED and "died (exit code 3)" in by_x[2].error
     assert by_x[2].attempts == 2  # the pack, then alone once more (--max-failures 1)
@@ -102,12 +107,7 @@ def test_on_ray_a_diverging_member_and_one_that_kills_the_process_fail_alone(ray
     assert by_lr[0.05].status is Status.OK
     assert by_lr[1e30].status is Status.FAILED and ("is nan" in by_lr[1e30].error or "is inf" in by_lr[1e30].error)
 
-    (tmp_path / "crash.py").write_text(CRASH)
-    space = tmp_path / "space.hyp"
-    space.write_text('x = oneof(0, 1, 2, 3)\nobjective = maximize(python("crash.py:score"))\n')
-    exp = hypsearch.run(str(space), executor="ray", algo="random", trials=4, seed=0, pack=4, max_failures=1,
-                        out=str(tmp_path / "crash"))
-    by_x = {t.choices["x"]: t for t in exp.trials}
+    by_x = _crash_run(tmp_path, "ray", 4, "crash")
     assert by_x[2].status is Status.FAILED and "died (exit code 3) in each of 2 attempts" in by_x[2].error
     assert all(by_x[x].status is Status.OK and by_x[x].value == x for x in (0, 1, 3))
 
