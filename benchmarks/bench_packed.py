@@ -6,7 +6,9 @@
    layouts: `naive` (torch.func.stack_module_state + vmap(functional_call), torch's Adam over the
    stacked tensors), `vmap` (the packed VmapLayout: vmap over views of one flat buffer, the
    vectorised optimizer) and `chain` (the packed ChainLayout: baddbmm over stacked weights, the
-   same optimizer). Wall and CPU seconds are both timed; rounds alternate the variants so that a
+   same optimizer), beside `matmul_floor`: the chain step's batched matmuls alone, forward and
+   backward, whose ratio to unpacked (`matmul_floor_x`) is the ceiling of any packed step in that
+   layout on this hardware. Wall and CPU seconds are both timed; rounds alternate the variants so that a
    machine whose speed drifts slows them alike. Memory: the estimate `grouping.member_bytes` uses
    to split packs, and the optimizer state and parameters each member holds.
    Then whole trainings: one epoch with validation through `fit`, one after another, against the
@@ -151,6 +153,40 @@ def packed_step(progs, dataset, device, b: int, layout: str) -> Callable[[int], 
     return run
 
 
+def matmul_floor_step(progs, dataset, device, b: int) -> Callable[[int], int]:
+    """Only the batched matmuls of the chain layout's step, at its shapes (each linear layer's
+    forward baddbmm, its weight-gradient bmm and, past the first layer, its input-gradient bmm): no
+    activations, dropout, loss or optimizer. K / its time bounds what any packed step in this
+    layout can reach here, so `ceiling_x` says how far the K = 128 goal is within this core's reach."""
+    import torch
+
+    from hypsearch.runner.packed.layout import make_layout
+
+    pop = make_layout(models(progs[:1], dataset, device), torch.device(device), "chain")
+    k = len(progs)
+    views = pop.views()
+    shapes = [tuple(views[w].shape[1:]) for kind, arg in pop.steps if kind == "linear" for w in arg[:1]]
+    x, _, _ = dataset.tensors("train", device)
+    gen = torch.Generator(device=device).manual_seed(0)
+    ws = [torch.randn(k, i, o, generator=gen, device=device) for i, o in shapes]
+    bs = [torch.randn(k, 1, o, generator=gen, device=device) for _, o in shapes]
+    gs = [torch.randn(k, b, o, generator=gen, device=device) for _, o in shapes]
+
+    def run(steps: int) -> int:
+        for j in batches(dataset, k, b, steps, device):
+            h = x[j]
+            hs = []
+            for w, bias in zip(ws, bs):
+                hs.append(h)
+                h = torch.baddbmm(bias, h, w)
+            for layer in reversed(range(len(ws))):
+                torch.bmm(hs[layer].transpose(1, 2), gs[layer])
+                if layer:
+                    torch.bmm(gs[layer], ws[layer].transpose(1, 2))
+        return steps * k
+    return run
+
+
 def trials(args, dataset) -> List[Dict[str, object]]:
     """Whole trainings (an epoch with validation, as a trial runs): `fit` one after another
     against `train_population`, member steps per second."""
@@ -209,7 +245,8 @@ def throughput(args, dataset) -> List[Dict[str, object]]:
         variants = {"unpacked": unpacked_step(progs[:min(k, 4)], dataset, args.device, b),
                     "naive": naive_vmap_step(progs, dataset, args.device, b),
                     "vmap": packed_step(progs, dataset, args.device, b, "vmap"),
-                    "chain": packed_step(progs, dataset, args.device, b, "chain")}
+                    "chain": packed_step(progs, dataset, args.device, b, "chain"),
+                    "matmul_floor": matmul_floor_step(progs, dataset, args.device, b)}
         for run in variants.values():  # warm-up: first calls allocate and build the vmapped functions
             run(2)
         walls: Dict[str, List[float]] = {v: [] for v in variants}
