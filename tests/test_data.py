@@ -109,6 +109,37 @@ def test_digits_pixels_are_scaled_to_unit_range():
     assert ds.x_train.min() == 0.0 and ds.x_train.max() == 1.0
 
 
+def _digits_as_sklearn_gives_them():
+    from sklearn.datasets import load_digits
+
+    raw = load_digits()
+    comp = D.digits()
+    tr, va = split_indices(len(raw.target), comp.val_fraction, comp.seed, labels=raw.target)
+    return (raw.data / 16.0).astype(np.float32), raw.target, tr, va
+
+
+def test_digits_are_scikit_learns_digits_read_without_importing_scikit_learn():
+    x, y, tr, va = _digits_as_sklearn_gives_them()
+    ds = load_data(D.digits())
+    assert np.array_equal(ds.x_train, x[tr]) and np.array_equal(ds.y_train, y[tr])
+    assert np.array_equal(ds.x_val, x[va]) and np.array_equal(ds.y_val, y[va])
+    # A fresh process that loads digits never imports scikit-learn (1.6 s a worker used to pay).
+    code = ("import sys; from hypsearch.data import load_data; from hypsearch.dsl.vocabulary import data as D; "
+            "d = load_data(D.digits()); print(len(d.y_train) + len(d.y_val), 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["1797", "False"]
+
+
+def test_digits_fall_back_to_load_digits_without_the_bundled_table(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a))
+    x, y, tr, va = _digits_as_sklearn_gives_them()
+    ds = load_data(D.digits())
+    assert np.array_equal(ds.x_train, x[tr]) and np.array_equal(ds.y_val, y[va])
+
+
 def test_split_digits_task_t_holds_digits_2t_and_2t_plus_1_with_labels_kept():
     ds = load_data(D.split_digits(tasks=5))
     for y, task in ((ds.y_train, ds.task_train), (ds.y_val, ds.task_val)):
