@@ -211,11 +211,45 @@ def test_cli_pack_with_pbt_is_a_clear_error(tmp_path):
     assert proc.returncode == 2 and "--scheduler pbt" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_a_recipe_fit_rejects_is_reported_as_unpacked():
-    programs = [program(MLP, **VARIANTS[0]), program(MLP, opt="adam(lr = 0.003)", wd=0.0, seed=1, extra=", clip = -1.0")]
+@pytest.mark.parametrize("opt,extra,says", [
+    ("adam(lr = 0.003)", ", clip = -1.0", "clip must be > 0"),
+    ("adam(lr = 0.0)", "", "lr must be > 0"),
+    ("adam(lr = 0.01, betas = [0.9, 1.5])", "", "betas must be two values"),
+    ("sgd(lr = 0.1, momentum = 0.0, nesterov = true)", "", "nesterov = true needs momentum > 0"),
+    ("adam(lr = 0.003)", ", schedule = cosine(final = 2.0)", "cosine"),
+])
+def test_a_recipe_fit_rejects_is_reported_as_unpacked(opt, extra, says):
+    # The pack checks optimizer arguments without building a torch optimizer; what it lets through
+    # must be what fit accepts, and the rest reaches fit, which reports it.
+    programs = [program(MLP, **VARIANTS[0]), program(MLP, opt=opt, wd=0.0, seed=1, extra=extra),
+                program(MLP, **VARIANTS[1])]
     finished = {t.id: t for t, _, _ in evaluate_pack(trials_of(programs), programs)}
-    assert finished[0].status is Status.OK
-    assert finished[1].status is Status.INVALID and "clip must be > 0" in finished[1].error
+    assert finished[0].status is Status.OK and finished[2].status is Status.OK
+    assert finished[1].status is Status.INVALID and says in finished[1].error
+
+
+def test_a_packed_run_never_imports_torch_dynamo_and_counts_flops_as_torch_does(tmp_path):
+    # Building a torch optimizer or entering a stock dispatch mode imports torch._dynamo (1.1 s a
+    # fresh worker); a pack needs neither, and its flop count must still be FlopCounterMode's.
+    texts = [MLP.format(drop="", **v) for v in VARIANTS[:2]]
+    code = f"""
+import sys, hypsearch
+from hypsearch.runner.packed.loop import evaluate_pack
+from hypsearch.search.trial import Trial
+programs = [hypsearch.loads(text).sample() for text in {texts!r}]
+done = [t for t, _, _ in evaluate_pack([Trial(i, {{}}, program=hypsearch.dumps(p)) for i, p in enumerate(programs)], programs)]
+print([t.status.name for t in done], done[0].metrics[-1]["flops"], "torch._dynamo" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    statuses, flops, dynamo = out.stdout.rsplit(None, 2)
+    assert statuses == "['OK', 'OK']" and dynamo == "False"
+    from torch.utils.flop_counter import FlopCounterMode
+    p = program(MLP, **VARIANTS[0])
+    model = built(p, load_data(p.data, None)).eval()
+    with FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 64))
+    assert float(flops) == counter.get_total_flops() == 2 * (64 * 16 + 16 * 16 + 16 * 10)
 
 
 @pytest.mark.parametrize("opt", ["adamw(lr = 0.01, weight_decay = 0.1)", "adam(lr = 0.01)", "sgd(lr = 0.05, momentum = 0.9)"])

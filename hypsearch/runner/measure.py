@@ -4,8 +4,8 @@ them (`minimize("params")`, `at_most("latency_ms", 2.0)`) and `show` can print t
 
 - `params`: the trainable parameters in total; `params_target` the target's (its ordinary ones plus
   the values a hypernetwork generates), `params_hypernet` the hypernetwork's (0 without one).
-- `flops`: floating-point operations of one forward pass per sample, counted by
-  `torch.utils.flop_counter.FlopCounterMode` on a batch of one (it counts matrix products and
+- `flops`: floating-point operations of one forward pass per sample, counted with torch's own flop
+  formulas (`torch.utils.flop_counter`, as its FlopCounterMode counts) on a batch of one (matrix products and
   convolutions, 2 per multiply-add; element-wise operations are not counted); for a hypernetwork,
   generating the target's weights is part of the pass (task 0 for a task-conditioned one).
 - `latency_ms`: the median wall time of a warm forward pass at batch 1 on the trial's device,
@@ -39,7 +39,6 @@ def static_metrics(model: Any, input_shape: Sequence[int], task_input: bool = Fa
     """Parameter counts and forward FLOPs per sample of a built model (on CPU, before training;
     task 0 for a task-conditioned model, whose forward includes generating the weights)."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
     counts = getattr(model, "param_counts", None) or {}
     total = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -54,15 +53,52 @@ def static_metrics(model: Any, input_shape: Sequence[int], task_input: bool = Fa
         # need under no_grad: they are counted with autograd on (one forward, nothing stepped).
         for grad in (False, True):
             try:
-                with torch.set_grad_enabled(grad), FlopCounterMode(display=False) as counter:
+                with torch.set_grad_enabled(grad), _flop_count() as counter:
                     model(x, task=0) if task_input else model(x)
             except Exception:  # inputs zeros cannot stand for (token ids): no flops count
                 continue
-            out["flops"] = float(counter.get_total_flops())
+            out["flops"] = float(counter.total)
             break
     finally:
         model.train(was_training)
     return out
+
+
+def _flop_count() -> Any:
+    """A dispatch mode summing torch's flop formulas over the ops run under it (`.total`).
+
+    It counts as FlopCounterMode does (an op without a formula is decomposed and its parts
+    counted) without that mode's per-module tracking, and it opts out of the Dynamo guard torch
+    wraps every dispatch mode's handler in: the first such wrapper to run imports torch._dynamo
+    (1.1 s), which every fresh trial worker paid here for its first trial (nothing here compiles).
+    """
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import flop_registry
+
+    class FlopCount(TorchDispatchMode):
+        @classmethod
+        def _should_skip_dynamo(cls) -> bool:
+            return False
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func not in flop_registry and func is not torch.ops.prim.device.default:
+                with self:
+                    decomposed = func.decompose(*args, **kwargs)
+                if decomposed is not NotImplemented:
+                    return decomposed
+            result = func(*args, **kwargs)
+            formula = flop_registry.get(func._overloadpacket)
+            if formula is not None:
+                self.total += formula(*args, **kwargs, out_val=result)
+            return result
+
+    return FlopCount()
 
 
 def start_peak_memory(device: Any) -> None:

@@ -33,6 +33,12 @@ def schedule(name: str) -> Callable[[SF], SF]:
 def make_scheduler(component: Any, optimizer: torch.optim.Optimizer, steps_per_epoch: int,
                    epochs: int) -> Optional[torch.optim.lr_scheduler.LambdaLR]:
     """The torch scheduler of a schedule component (None for no schedule)."""
+    factor = schedule_factor(component, steps_per_epoch, epochs)
+    return None if factor is None else torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def schedule_factor(component: Any, steps_per_epoch: int, epochs: int) -> Optional[Factor]:
+    """The lr factor per step of a schedule component (None for no schedule); HypError for a bad one."""
     if component is None:
         return None
     name = getattr(component, "__hyp_name__", type(component).__name__)
@@ -40,8 +46,7 @@ def make_scheduler(component: Any, optimizer: torch.optim.Optimizer, steps_per_e
     if factory is None:
         known = sorted(SCHEDULES)
         raise HypError(f"train: `{name}` is not a schedule; use {', '.join(known)}{suggest(str(name), known)}")
-    factor = factory(component, max(1, steps_per_epoch), max(1, steps_per_epoch * epochs))
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return factory(component, max(1, steps_per_epoch), max(1, steps_per_epoch * epochs))
 
 
 def _warmup_steps(name: str, warmup: float, steps_per_epoch: int) -> int:

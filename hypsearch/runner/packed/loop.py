@@ -132,17 +132,17 @@ def _prepare(program: Any, base_dir: Optional[str], device: str, cache: Dict[str
 
 
 def _valid_recipe(recipe: Any) -> bool:
-    """Whether `fit` would accept the recipe (a mistake in it is reported by the unpacked path)."""
-    import torch
-
-    from ..optimizers import make_optimizer
-    from ..schedules import make_scheduler
+    """Whether `fit` would accept the recipe (a mistake in it is reported by the unpacked path),
+    checked without building a torch optimizer, which a population does not use."""
+    from ..optimizers import check_optimizer
+    from ..schedules import schedule_factor
     from ..train import _check_recipe
 
     try:
         _check_recipe(recipe)
-        optimizer = make_optimizer(recipe.optimizer, [torch.nn.Parameter(torch.zeros(1))], recipe.weight_decay)
-        make_scheduler(recipe.schedule, optimizer, 1, int(recipe.epochs))
+        if not check_optimizer(recipe.optimizer, recipe.weight_decay):
+            return False  # only building it would tell: it runs alone, where fit does
+        schedule_factor(recipe.schedule, 1, int(recipe.epochs))
     except Exception:
         return False
     return True
