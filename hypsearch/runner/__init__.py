@@ -115,6 +115,9 @@ def _start(path_or_space: Any, options: dict, command: Optional[Sequence[str]], 
     space = load(os.fspath(path_or_space)) if isinstance(path_or_space, (str, os.PathLike)) else path_or_space
     settings = resolve(space.search_settings(), options)
     _algorithm(space, settings, "max")  # unknown options and the like fail before anything is written
+    if settings.executor == "inline":
+        from .sandbox import prestart
+        prestart()
     if settings.seed is None:
         settings.seed = secrets.randbelow(2**31)  # chosen now and recorded, so the run can be repeated
     program = space.sample(seed=0)
@@ -210,6 +213,9 @@ def _reopen(directory: str, options: dict, command: Optional[Sequence[str]], hel
             raise HypError(f"--{key.replace('_', '-')} cannot change on resume (the experiment uses "
                            f"{getattr(base, key)!r}); start a new experiment instead")
     settings = resolve(None, {k: v for k, v in options.items() if k not in _FIXED_ON_RESUME and k != "out"}, base=base)
+    if settings.executor == "inline":
+        from .sandbox import prestart
+        prestart()
     space = load(exp.space_file())
     history = journal.read_all(exp.journal)
     for line in history.damaged:  # kept in the file as they are; the intact lines are resumed from
