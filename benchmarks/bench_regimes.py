@@ -82,7 +82,8 @@ train = train(epochs = 200, batch_size = 32, optimizer = adam(lr = 0.003))
 ENSEMBLE_SEARCH = """\
 data = DATASET()
 target = sequential(linear(out = oneof(16, 32, 64)), relu(), linear(out = CLASSES))
-hypernet = hypernet(input = feature_subsets(members = intv(16, 128), fraction = floatv(0.4, 0.9)),
+hypernet = hypernet(input = feature_subsets(members = intv(16, 128), fraction = floatv(0.4, 0.9),
+                                            training = oneof("drawn", "members")),
                     body = mlp(hidden = [oneof(32, 64, 128)]), head = full())
 train = train(epochs = oneof(60, 120, 200), batch_size = 32, weight_decay = oneof(0.0, 0.0001, 0.001),
               optimizer = adam(lr = floatv(3e-4, 3e-3, log = true)))
