@@ -9,10 +9,12 @@ Dropout masks come from 16-bit uniforms, four per 64-bit random draw. Two layout
 
 - `ChainLayout`, for a plain target that is a chain of linear layers, elementwise activations,
   dropout and flatten (an MLP): batched matmuls (`torch.baddbmm`) over the stacked weights, held
-  as (K, in, out). On the 2-core CPU (benchmarks/bench_packed.py, a quiet machine) it gave 5.4x
-  the unpacked step throughput at K = 32 with one thread, where vmap gave 3.4x and a naive
-  stack_module_state + vmap with torch's Adam 2.1x, and 8.5x with torch's default two threads
-  (vmap 4.8x, naive 2.9x); at K = 128 5.3x and 8.5x.
+  as (K, in, out). On the 2-core CPU (benchmarks/bench_packed.py, a quiet machine) it gave 6.0x
+  the unpacked step throughput at K = 32 with one thread, where vmap gave 3.5x and a naive
+  stack_module_state + vmap with torch's Adam 2.3x, and 9.7x with torch's default two threads
+  (vmap 5.7x, naive 3.2x); at K = 128 5.3x and 9.1x. The step's batched matmuls alone run at
+  9.3x (one thread, K = 128): the rest of the step (dropout bits, activations, Adam) is what
+  keeps one thread from 8x, not the layout's matmuls.
 - `VmapLayout`, for everything else it can run (conv nets, hypernetworks, attention):
   `torch.func.vmap(functional_call)` of one template copy of the model over the stacked
   parameters and buffers, with `randomness="different"` so dropout masks are independent.
