@@ -115,9 +115,7 @@ def _start(path_or_space: Any, options: dict, command: Optional[Sequence[str]], 
     space = load(os.fspath(path_or_space)) if isinstance(path_or_space, (str, os.PathLike)) else path_or_space
     settings = resolve(space.search_settings(), options)
     _algorithm(space, settings, "max")  # unknown options and the like fail before anything is written
-    if settings.executor == "inline":
-        from .sandbox import prestart
-        prestart()
+    _prestart(settings)
     if settings.seed is None:
         settings.seed = secrets.randbelow(2**31)  # chosen now and recorded, so the run can be repeated
     program = space.sample(seed=0)
@@ -139,6 +137,13 @@ def _start(path_or_space: Any, options: dict, command: Optional[Sequence[str]], 
     update_run(exp, mode=mode)
     # Trials run from the copy, as a resumed run does: every program text points at copied files.
     return exp, load(space_file), settings, mode, warm
+
+
+def _prestart(settings: RunSettings) -> None:
+    """Start the inline executor's trial forkserver now, so its imports overlap the checks that follow."""
+    if settings.executor == "inline":
+        from .sandbox import prestart
+        prestart()
 
 
 def _warm_start(space: Any, settings: RunSettings) -> tuple:
@@ -213,9 +218,7 @@ def _reopen(directory: str, options: dict, command: Optional[Sequence[str]], hel
             raise HypError(f"--{key.replace('_', '-')} cannot change on resume (the experiment uses "
                            f"{getattr(base, key)!r}); start a new experiment instead")
     settings = resolve(None, {k: v for k, v in options.items() if k not in _FIXED_ON_RESUME and k != "out"}, base=base)
-    if settings.executor == "inline":
-        from .sandbox import prestart
-        prestart()
+    _prestart(settings)
     space = load(exp.space_file())
     history = journal.read_all(exp.journal)
     for line in history.damaged:  # kept in the file as they are; the intact lines are resumed from
