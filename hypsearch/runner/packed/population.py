@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from hypsearch.data import Dataset
 from hypsearch.dsl.errors import HypError
 
-from ..schedules import SCHEDULES
+from ..schedules import schedule_factor
 from ..train import EVAL_BATCH, patience_step, validation_metrics
 from ..allocator import keep_freed_memory
 from .layout import Layout, make_layout, trainable
@@ -179,12 +179,8 @@ def _schedule_factors(recipes: Sequence[Any], steps_per_epoch: int, epochs: Sequ
     total = steps_per_epoch * max(epochs)
     rows = []
     for r, e in zip(recipes, epochs):
-        if r.schedule is None:
-            rows.append([1.0] * total)
-            continue
-        name = getattr(r.schedule, "__hyp_name__", type(r.schedule).__name__)
-        factor = SCHEDULES[name](r.schedule, max(1, steps_per_epoch), max(1, steps_per_epoch * e))
-        rows.append([float(factor(s)) for s in range(total)])
+        factor = schedule_factor(r.schedule, steps_per_epoch, e)
+        rows.append([1.0] * total if factor is None else [float(factor(s)) for s in range(total)])
     return torch.tensor(rows, dtype=torch.float32, device=dev).unsqueeze(-1)  # (K, steps, 1)
 
 
