@@ -157,7 +157,7 @@ def matmul_floor_step(progs, dataset, device, b: int) -> Callable[[int], int]:
     """Only the batched matmuls of the chain layout's step, at its shapes (each linear layer's
     forward baddbmm, its weight-gradient bmm and, past the first layer, its input-gradient bmm): no
     activations, dropout, loss or optimizer. K / its time bounds what any packed step in this
-    layout can reach here, so `ceiling_x` says how far the K = 128 goal is within this core's reach."""
+    layout can reach here, so `matmul_floor_x` says how far the K = 128 goal is within this core's reach."""
     import torch
 
     from hypsearch.runner.packed.layout import make_layout
@@ -165,7 +165,7 @@ def matmul_floor_step(progs, dataset, device, b: int) -> Callable[[int], int]:
     pop = make_layout(models(progs[:1], dataset, device), torch.device(device), "chain")
     k = len(progs)
     views = pop.views()
-    shapes = [tuple(views[w].shape[1:]) for kind, arg in pop.steps if kind == "linear" for w in arg[:1]]
+    shapes = [tuple(views[arg[0]].shape[1:]) for kind, arg in pop.steps if kind == "linear"]  # (in, out) as stored
     x, _, _ = dataset.tensors("train", device)
     gen = torch.Generator(device=device).manual_seed(0)
     ws = [torch.randn(k, i, o, generator=gen, device=device) for i, o in shapes]

@@ -228,7 +228,7 @@ def test_a_recipe_fit_rejects_is_reported_as_unpacked(opt, extra, says):
     assert finished[1].status is Status.INVALID and says in finished[1].error
 
 
-def test_a_packed_run_never_imports_torch_dynamo_and_counts_flops_as_torch_does(tmp_path):
+def test_a_packed_run_never_imports_torch_dynamo_and_counts_flops_as_torch_does():
     # Building a torch optimizer or entering a stock dispatch mode imports torch._dynamo (1.1 s a
     # fresh worker); a pack needs neither, and its flop count must still be FlopCounterMode's.
     texts = [MLP.format(drop="", **v) for v in VARIANTS[:2]]
