@@ -4,7 +4,8 @@ This is the conventional pyglove encoding, with its costs: an `intv` becomes a `
 range, a `repeat` whose count is a decision becomes a `oneof` over lists of each length (every
 copy duplicated per depth), and a `let` decision used in several places becomes one decision
 point per place (pyglove rejects one hyper value placed twice, and two points of one name). Each
-point is named after its decision, the later places of one decision `NAME~2`, `NAME~3`, ...
+point is named after its decision, the later places of one decision `NAME~2`, `NAME~3`, ... (and a
+first place `NAME~1` where its name would be another point's pyglove id)
 (`hypsearch.decisions.dna.base_name`), so the DNA codec reads this spec's DNA as it reads the flat
 `Space.dna_spec()`'s, and the hypsearch algorithms drive pyglove's `pg.iter`/`pg.sample` over
 either. hypsearch's own decision table avoids the duplication; this exists so that a space can
@@ -26,7 +27,20 @@ from .tree import Const, ListN, OptionalN, ProgramN, RepeatN, TreeVisitor
 
 def to_pyglove(root: ProgramN) -> Any:
     """A symbolic `Program` whose decisions are pyglove hyper values."""
-    hv = _HyperValues()
+    program = _program(root, frozenset())
+    # pyglove ids a decision point by where it sits in the program, and refuses a point whose name
+    # is another point's id. Decisions are named after their place in the source, which a constant
+    # repeat before them shifts in the program (`sequential(repeat(2, relu()), oneof(...),
+    # oneof(...))`: the first choice, named layers[1], sits at layers[2], the second one's name).
+    # Such a point is named `NAME~1` instead, a place name the DNA codec reads as NAME.
+    at = {str(path): v.name for path, v in pg.query(program, where=lambda v: isinstance(v, pg.hyper.HyperPrimitive),
+                                                     enter_selected=False).items()}
+    shadowed = frozenset(name for name in at.values() if name in at and at[name] != name)
+    return _program(root, shadowed) if shadowed else program
+
+
+def _program(root: ProgramN, aliased: frozenset) -> Any:
+    hv = _HyperValues(aliased)
     fields = {k: hv.visit(n) for k, n in root.fields.items()}
     params = {k: hv.visit(n) for k, n in root.params.items()}
     clash = sorted(set(hv.places) & hv.aliases)
@@ -37,15 +51,17 @@ def to_pyglove(root: ProgramN) -> Any:
 
 
 class _HyperValues(TreeVisitor):
-    """A node as a pyglove value; the k-th hyper value of one decision is named `NAME~k`."""
+    """A node as a pyglove value; the k-th hyper value of one decision is named `NAME~k` (the first
+    one too, `NAME~1`, for a name in `aliased`)."""
 
-    def __init__(self):
+    def __init__(self, aliased: frozenset = frozenset()):
         self.places: dict = {}
         self.aliases: set = set()
+        self.aliased = aliased
 
     def point_name(self, name: str) -> str:
         k = self.places[name] = self.places.get(name, 0) + 1
-        if k == 1:
+        if k == 1 and name not in self.aliased:
             return name
         self.aliases.add(f"{name}{ALIAS}{k}")
         return f"{name}{ALIAS}{k}"

@@ -144,3 +144,24 @@ def test_a_dna_of_another_space_is_a_clear_error():
     dna = other.to_dna(other.random_assignment(random.Random(0)))
     with pytest.raises(HypError, match="not a DNA of this space"):
         space.program(dna)
+
+
+def test_a_constant_repeat_before_decisions_does_not_make_pyglove_names_clash_with_its_ids():
+    # The choices are named after their source places (layers[1], layers[2]) but sit at layers[2]
+    # and layers[3] once the repeat is expanded: the first one's id is the second one's name.
+    space = hypsearch.loads("def d0() = sequential(repeat(2, relu()), oneof(linear(out = 4), linear(out = 8)),\n"
+                            "                      oneof(linear(out = 16), linear(out = 32)))\n"
+                            "target = sequential(d0())\n")
+    hyper = space.to_pyglove()
+    tree = pg.dna_spec(hyper)
+    assert len(tree.decision_points) == len(space.decisions) == 2
+    seen = set()
+    for seed in range(12):
+        dna = pg.random_dna(tree, random_generator=random.Random(seed))
+        dna.use_spec(tree)
+        program = space.program(dna)
+        assert pg.eq(pg.materialize(hyper, dna), program)
+        seen.add(tuple(space.choices_of(program).values()))
+        a = space.random_assignment(random.Random(seed))
+        assert pg.eq(pg.materialize(hyper, space.to_dna(a, tree)), space.materialize(a))
+    assert len(seen) == 4  # both decisions vary, each in its own place
